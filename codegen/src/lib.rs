@@ -1,1 +1,59 @@
-//! x
+//! # rjax-codegen: compiling jaxprs to executables
+//!
+//! This crate turns a closed jaxpr with concrete input types into an
+//! executable that takes device buffers and returns device buffers. It
+//! knows nothing of tracing or autodiff. The pipeline (being built; see
+//! the project's design notes, section 7):
+//!
+//! 1. IR passes: dead-code elimination, common-subexpression elimination,
+//!    constant folding, algebraic simplification, inlining of `call`.
+//! 2. Fusion into kernels written in a backend-neutral kernel IR (loop nests,
+//!    affine loads and stores, scalar SSA arithmetic, reductions), with its
+//!    own interpreter checked against the reference interpreter.
+//! 3. Backends: Cranelift for the CPU (SIMD innermost loops, GEMM through a
+//!    well-kept crate, threads) and PTX for NVIDIA GPUs.
+//! 4. A cache of executables keyed by (jaxpr fingerprint, input avals,
+//!    device).
+//!
+//! Today only the entry point's signature exists: [`compile`] reports that
+//! compilation is not available yet, and `rjax` runs everything through the
+//! reference interpreter of `rjax-ir`.
+#![deny(missing_docs)]
+
+use rjax_ir::{AVal, ClosedJaxpr, Error, HostBuffer, Result};
+
+/// Where an executable runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Device {
+    /// The host CPU.
+    Cpu,
+    /// An NVIDIA GPU, by ordinal.
+    Cuda(usize),
+}
+
+/// A compiled program: runs on buffers of the avals it was compiled for.
+pub trait Executable: Send + Sync {
+    /// Runs the program.
+    ///
+    /// # Errors
+    /// When the arguments do not match the compiled input avals, or the
+    /// device fails.
+    fn run(&self, args: &[HostBuffer]) -> Result<Vec<HostBuffer>>;
+}
+
+/// Compiles `jaxpr` for inputs of `in_avals` on `device`.
+///
+/// # Errors
+/// Always, for now: [`Error::NotYetSupported`], because the compiler has
+/// not been written yet.
+pub fn compile(
+    jaxpr: &ClosedJaxpr,
+    in_avals: &[AVal],
+    device: Device,
+) -> Result<Box<dyn Executable>> {
+    let _ = (jaxpr, in_avals, device);
+    Err(Error::NotYetSupported {
+        prim: "call",
+        rule: "compile",
+    })
+}

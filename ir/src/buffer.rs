@@ -207,7 +207,10 @@ impl HostBuffer {
                 actual: data.len(),
             });
         }
-        Ok(HostBuffer { shape: Shape::from_slice(shape), data })
+        Ok(HostBuffer {
+            shape: Shape::from_slice(shape),
+            data,
+        })
     }
 
     /// A buffer from a vector of Rust values.
@@ -220,12 +223,18 @@ impl HostBuffer {
 
     /// A rank-0 buffer.
     pub fn scalar(value: Scalar) -> HostBuffer {
-        HostBuffer { shape: Shape::new(), data: Data::filled(value, 1) }
+        HostBuffer {
+            shape: Shape::new(),
+            data: Data::filled(value, 1),
+        }
     }
 
     /// A buffer of `shape` filled with `value`.
     pub fn full(value: Scalar, shape: &[usize]) -> HostBuffer {
-        HostBuffer { shape: Shape::from_slice(shape), data: Data::filled(value, num_elements(shape)) }
+        HostBuffer {
+            shape: Shape::from_slice(shape),
+            data: Data::filled(value, num_elements(shape)),
+        }
     }
 
     /// The dimensions.
@@ -240,7 +249,10 @@ impl HostBuffer {
 
     /// The abstract value (dtype and shape).
     pub fn aval(&self) -> crate::AVal {
-        crate::AVal { dtype: self.dtype(), shape: self.shape.clone() }
+        crate::AVal {
+            dtype: self.dtype(),
+            shape: self.shape.clone(),
+        }
     }
 
     /// The elements.

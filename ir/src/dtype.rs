@@ -120,12 +120,18 @@ pub struct AVal {
 impl AVal {
     /// Makes an abstract value.
     pub fn new(dtype: DType, shape: &[usize]) -> AVal {
-        AVal { dtype, shape: shape_of(shape) }
+        AVal {
+            dtype,
+            shape: shape_of(shape),
+        }
     }
 
     /// A rank-0 abstract value.
     pub fn scalar(dtype: DType) -> AVal {
-        AVal { dtype, shape: Shape::new() }
+        AVal {
+            dtype,
+            shape: Shape::new(),
+        }
     }
 
     /// Number of dimensions.

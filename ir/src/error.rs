@@ -20,7 +20,9 @@ pub enum Error {
         message: String,
     },
     /// Host data does not fill the requested shape.
-    #[error("from_vec: data of length {actual} does not match shape {shape} ({expected} elements)")]
+    #[error(
+        "from_vec: data of length {actual} does not match shape {shape} ({expected} elements)"
+    )]
     DataLength {
         /// The requested shape, printed as `[2,3]`.
         shape: String,
@@ -68,7 +70,10 @@ pub enum Error {
 impl Error {
     /// Shorthand for [`Error::Op`].
     pub fn op(op: impl Into<String>, message: impl Into<String>) -> Error {
-        Error::Op { op: op.into(), message: message.into() }
+        Error::Op {
+            op: op.into(),
+            message: message.into(),
+        }
     }
 }
 

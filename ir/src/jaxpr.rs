@@ -159,7 +159,12 @@ impl JaxprBuilder {
         let in_avals: Vec<AVal> = inputs.iter().map(|a| self.atom_aval(a)).collect();
         let out_avals = crate::shape::abstract_eval(&prim, &in_avals)?;
         let outputs = out_avals.into_iter().map(|a| self.new_var(a)).collect();
-        let eqn = Eqn { prim, inputs, outputs, loc };
+        let eqn = Eqn {
+            prim,
+            inputs,
+            outputs,
+            loc,
+        };
         let outs = eqn.outputs.clone();
         self.eqns.push(eqn);
         Ok(outs)
@@ -176,7 +181,13 @@ impl JaxprBuilder {
     /// [`crate::Error::Verify`] if the result is not well formed (for example
     /// an output that was never defined).
     pub fn build(self, constvars: Vec<Var>, invars: Vec<Var>, outvars: Vec<Atom>) -> Result<Jaxpr> {
-        let jaxpr = Jaxpr { avals: self.avals, constvars, invars, eqns: self.eqns, outvars };
+        let jaxpr = Jaxpr {
+            avals: self.avals,
+            constvars,
+            invars,
+            eqns: self.eqns,
+            outvars,
+        };
         crate::verify::verify(&jaxpr)?;
         Ok(jaxpr)
     }

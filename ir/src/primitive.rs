@@ -463,21 +463,72 @@ impl Primitive {
         let list: Vec<&Arc<ClosedJaxpr>> = match self {
             P::Call { jaxpr, .. } => vec![jaxpr],
             P::Cond { branches } => branches.iter().collect(),
-            P::While { cond_jaxpr, body_jaxpr } => vec![cond_jaxpr, body_jaxpr],
+            P::While {
+                cond_jaxpr,
+                body_jaxpr,
+            } => vec![cond_jaxpr, body_jaxpr],
             P::Scan { body, .. } => vec![body],
             P::CustomJvpCall { call, jvp } => vec![call, jvp],
             P::CustomVjpCall { call, fwd, bwd, .. } => vec![call, fwd, bwd],
-            P::Neg | P::Exp | P::Log | P::Log1p | P::Expm1 | P::Sin | P::Cos | P::Tanh
-            | P::Logistic | P::Sqrt | P::Rsqrt | P::Abs | P::Sign | P::Floor | P::Ceil
-            | P::Round | P::Erf | P::Not | P::IsFinite | P::Add | P::Sub | P::Mul | P::Div
-            | P::Rem | P::Pow | P::Max | P::Min | P::And | P::Or | P::Xor | P::Eq | P::Ne
-            | P::Lt | P::Le | P::Gt | P::Ge | P::Select | P::ConvertElementType { .. }
-            | P::BroadcastInDim { .. } | P::Reshape { .. } | P::Transpose { .. }
-            | P::ReduceSum { .. } | P::ReduceMax { .. } | P::ReduceMin { .. }
-            | P::ReduceProd { .. } | P::ArgMax { .. } | P::ArgMin { .. } | P::Cumsum { .. }
-            | P::DotGeneral { .. } | P::Slice { .. } | P::Pad { .. } | P::Concatenate { .. }
-            | P::Rev { .. } | P::DynamicSlice { .. } | P::DynamicUpdateSlice
-            | P::Gather { .. } | P::Scatter { .. } | P::Iota { .. } | P::RandomBits { .. }
+            P::Neg
+            | P::Exp
+            | P::Log
+            | P::Log1p
+            | P::Expm1
+            | P::Sin
+            | P::Cos
+            | P::Tanh
+            | P::Logistic
+            | P::Sqrt
+            | P::Rsqrt
+            | P::Abs
+            | P::Sign
+            | P::Floor
+            | P::Ceil
+            | P::Round
+            | P::Erf
+            | P::Not
+            | P::IsFinite
+            | P::Add
+            | P::Sub
+            | P::Mul
+            | P::Div
+            | P::Rem
+            | P::Pow
+            | P::Max
+            | P::Min
+            | P::And
+            | P::Or
+            | P::Xor
+            | P::Eq
+            | P::Ne
+            | P::Lt
+            | P::Le
+            | P::Gt
+            | P::Ge
+            | P::Select
+            | P::ConvertElementType { .. }
+            | P::BroadcastInDim { .. }
+            | P::Reshape { .. }
+            | P::Transpose { .. }
+            | P::ReduceSum { .. }
+            | P::ReduceMax { .. }
+            | P::ReduceMin { .. }
+            | P::ReduceProd { .. }
+            | P::ArgMax { .. }
+            | P::ArgMin { .. }
+            | P::Cumsum { .. }
+            | P::DotGeneral { .. }
+            | P::Slice { .. }
+            | P::Pad { .. }
+            | P::Concatenate { .. }
+            | P::Rev { .. }
+            | P::DynamicSlice { .. }
+            | P::DynamicUpdateSlice
+            | P::Gather { .. }
+            | P::Scatter { .. }
+            | P::Iota { .. }
+            | P::RandomBits { .. }
             | P::StopGradient => vec![],
         };
         list.into_iter()

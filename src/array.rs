@@ -1,0 +1,215 @@
+//! [`Array`]: the immutable n-dimensional array handle users compute with.
+//!
+//! An `Array` is an `Arc` around either a concrete value (a host buffer on
+//! the CPU device) or a tracer belonging to a transformation. User code is
+//! written once against `Array` and runs eagerly and under every
+//! transformation. Cloning is a reference-count bump.
+
+use crate::core::TraceTag;
+use rjax_ir::{AVal, DType, Data, Element, Error, HostBuffer, Result, Scalar, Var};
+use std::sync::Arc;
+
+/// An immutable n-dimensional array, concrete or traced.
+#[derive(Clone)]
+pub struct Array(Arc<Repr>);
+
+/// What an [`Array`] holds.
+pub(crate) enum Repr {
+    /// A value in host memory.
+    Concrete(HostBuffer),
+    /// A value known only abstractly, inside a transformation.
+    Traced(Tracer),
+}
+
+/// A value inside a transformation: the trace's tag, the abstract value,
+/// and the trace-specific payload.
+pub(crate) struct Tracer {
+    pub(crate) tag: TraceTag,
+    pub(crate) aval: AVal,
+    pub(crate) kind: TracerKind,
+}
+
+/// The payload of a tracer, one variant per kind of trace. Closed, like
+/// `Primitive`: a new trace adds its variant here.
+pub(crate) enum TracerKind {
+    /// A variable of the jaxpr being staged.
+    Staged {
+        /// The variable.
+        var: Var,
+    },
+}
+
+impl Array {
+    pub(crate) fn from_repr(repr: Repr) -> Array {
+        Array(Arc::new(repr))
+    }
+
+    pub(crate) fn repr(&self) -> &Repr {
+        &self.0
+    }
+
+    /// Wraps a host buffer as a concrete array.
+    pub fn from_buffer(buffer: HostBuffer) -> Array {
+        Array::from_repr(Repr::Concrete(buffer))
+    }
+
+    pub(crate) fn tracer(tag: TraceTag, aval: AVal, kind: TracerKind) -> Array {
+        Array::from_repr(Repr::Traced(Tracer { tag, aval, kind }))
+    }
+
+    /// Identity of the underlying allocation (two clones share it).
+    pub(crate) fn ptr_id(&self) -> usize {
+        Arc::as_ptr(&self.0) as *const u8 as usize
+    }
+
+    /// An array from row-major data and a shape.
+    ///
+    /// # Example
+    /// ```
+    /// let x = rjax::Array::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
+    /// assert_eq!(x.shape(), &[2, 2]);
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::DataLength`] when `data` does not fill `shape`.
+    pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize]) -> Result<Array> {
+        Ok(Array::from_buffer(HostBuffer::from_vec(data, shape)?))
+    }
+
+    /// A rank-0 array.
+    ///
+    /// # Example
+    /// ```
+    /// let x = rjax::Array::scalar(2.5f32);
+    /// assert_eq!(x.item::<f32>().unwrap(), 2.5);
+    /// ```
+    pub fn scalar<T: Element>(value: T) -> Array {
+        Array::from_buffer(HostBuffer::scalar(value.into_scalar()))
+    }
+
+    pub(crate) fn from_scalar(value: Scalar) -> Array {
+        Array::from_buffer(HostBuffer::scalar(value))
+    }
+
+    /// The abstract value: dtype and shape.
+    pub fn aval(&self) -> AVal {
+        match self.repr() {
+            Repr::Concrete(b) => b.aval(),
+            Repr::Traced(t) => t.aval.clone(),
+        }
+    }
+
+    /// The dimensions.
+    pub fn shape(&self) -> &[usize] {
+        match self.repr() {
+            Repr::Concrete(b) => b.shape(),
+            Repr::Traced(t) => &t.aval.shape,
+        }
+    }
+
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        match self.repr() {
+            Repr::Concrete(b) => b.dtype(),
+            Repr::Traced(t) => t.aval.dtype,
+        }
+    }
+
+    /// Number of dimensions.
+    pub fn ndim(&self) -> usize {
+        self.shape().len()
+    }
+
+    /// Number of elements.
+    pub fn size(&self) -> usize {
+        self.shape().iter().product()
+    }
+
+    /// True if this is a concrete value rather than a tracer.
+    pub fn is_concrete(&self) -> bool {
+        matches!(self.repr(), Repr::Concrete(_))
+    }
+
+    /// The host buffer of a concrete array.
+    ///
+    /// # Errors
+    /// [`Error::Concretization`] when the array is a tracer, naming `op`.
+    pub fn try_buffer(&self, op: &str) -> Result<&HostBuffer> {
+        match self.repr() {
+            Repr::Concrete(b) => Ok(b),
+            Repr::Traced(t) => Err(Error::Concretization {
+                op: op.to_string(),
+                aval: t.aval.to_string(),
+            }),
+        }
+    }
+
+    /// The elements, row-major, as a `Vec<T>`.
+    ///
+    /// # Example
+    /// ```
+    /// let x = rjax::Array::from_vec(vec![1i32, 2, 3], &[3]).unwrap();
+    /// assert_eq!(x.to_vec::<i32>().unwrap(), vec![1, 2, 3]);
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::DTypeMismatch`] if `T` is not the array's dtype;
+    /// [`Error::Concretization`] under a transformation such as `jit`.
+    pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
+        let buffer = self.try_buffer("to_vec")?;
+        buffer
+            .as_slice::<T>()
+            .map(<[T]>::to_vec)
+            .ok_or(Error::DTypeMismatch {
+                op: "to_vec",
+                expected: T::DTYPE,
+                actual: buffer.dtype(),
+            })
+    }
+
+    /// The single element of an array with one element.
+    ///
+    /// # Errors
+    /// As [`Array::to_vec`], and [`Error::Op`] if the array does not have
+    /// exactly one element.
+    pub fn item<T: Element>(&self) -> Result<T> {
+        let buffer = self.try_buffer("item")?;
+        let values = buffer.as_slice::<T>().ok_or(Error::DTypeMismatch {
+            op: "item",
+            expected: T::DTYPE,
+            actual: buffer.dtype(),
+        })?;
+        match values {
+            [one] => Ok(*one),
+            _ => Err(Error::op(
+                "item",
+                format!(
+                    "only arrays with one element can be converted to a scalar, got shape {}",
+                    rjax_ir::ShapeDisplay(buffer.shape())
+                ),
+            )),
+        }
+    }
+
+    /// The elements converted to `f64` (bool as 0/1), whatever the dtype.
+    ///
+    /// # Errors
+    /// [`Error::Concretization`] under a transformation.
+    pub fn to_f64_vec(&self) -> Result<Vec<f64>> {
+        Ok(self.try_buffer("to_f64_vec")?.data().to_f64_vec())
+    }
+
+    /// The concrete data, for modules of this crate.
+    pub(crate) fn data(&self) -> Result<&Data> {
+        Ok(self.try_buffer("data")?.data())
+    }
+}
+
+impl std::fmt::Debug for Array {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.repr() {
+            Repr::Concrete(_) => write!(f, "Array({self}, dtype={})", self.dtype()),
+            Repr::Traced(t) => write!(f, "Traced<{}>", t.aval),
+        }
+    }
+}
