@@ -37,6 +37,14 @@ pub(crate) enum TracerKind {
         /// The variable.
         var: Var,
     },
+    /// A primal value with its tangent (`None` is a symbolic zero), for
+    /// forward-mode differentiation.
+    Jvp {
+        /// The value.
+        primal: Array,
+        /// Its tangent; `None` when it is known to be zero.
+        tangent: Option<Array>,
+    },
 }
 
 impl Array {
@@ -197,11 +205,6 @@ impl Array {
     /// [`Error::Concretization`] under a transformation.
     pub fn to_f64_vec(&self) -> Result<Vec<f64>> {
         Ok(self.try_buffer("to_f64_vec")?.data().to_f64_vec())
-    }
-
-    /// The concrete data, for modules of this crate.
-    pub(crate) fn data(&self) -> Result<&Data> {
-        Ok(self.try_buffer("data")?.data())
     }
 }
 

@@ -5,16 +5,16 @@
 //! JAX's `x.at[idx].set(v)` does. An index is a list of [`IndexItem`]s,
 //! usually written with the [`s!`](crate::s) macro:
 //!
-//! | `s!` item                         | NumPy        | meaning                                        |
-//! |-----------------------------------|--------------|------------------------------------------------|
-//! | `2`, `-1`, `i` (any integer type) | `2`, `-1`    | one position; the axis is removed               |
-//! | `..`                              | `:`          | the whole axis                                  |
-//! | `a..b`, `a..`, `..b`              | `a:b` ...    | a range (exclusive end)                         |
-//! | `a..=b`, `..=b`                   | `a:b+1`      | a range with inclusive end                      |
-//! | `a..b;k`, `..;k`, ...             | `a:b:k`      | a range with step `k` (may be negative)         |
-//! | `NewAxis` (or `IndexItem::NewAxis`) | `None`     | inserts an axis of size 1                       |
-//! | `...`, `Ellipsis`                 | `...`        | as many `..` as the other items leave           |
-//! | `&a` for an integer [`Array`] `a` | `[0, 2]`     | gathers the axis at `a`'s positions             |
+//! | `s!` item                            | NumPy      | meaning                                  |
+//! |---------------------------------------|------------|------------------------------------------|
+//! | `2`, `-1`, `i` (any integer type)     | `2`, `-1`  | one position; the axis is removed        |
+//! | `..`                                  | `:`        | the whole axis                           |
+//! | `a..b`, `a..`, `..b`                  | `a:b` ...  | a range (exclusive end)                  |
+//! | `a..=b`, `..=b`                       | `a:b+1`    | a range with inclusive end               |
+//! | `a..b;k`, `..;k`, ...                 | `a:b:k`    | a range with step `k` (may be negative)  |
+//! | `NewAxis` (or `IndexItem::NewAxis`)   | `None`     | inserts an axis of size 1                |
+//! | `...`, `Ellipsis`                     | `...`      | as many `..` as the other items leave    |
+//! | `&a` for an integer [`Array`] `a`     | `[0, 2]`   | gathers the axis at `a`'s positions      |
 //!
 //! ```
 //! use rjax::prelude::*;
@@ -230,16 +230,41 @@ impl IndexItem {
     pub fn stepped<R: IntoSlice, S: IndexInt>(range: R, step: S) -> IndexItem {
         range.into_slice(step.to_isize())
     }
+
+    /// What [`s!`](crate::s) expands a range item to: a Python slice from
+    /// optional bounds, with an inclusive `stop` made exclusive.
+    #[doc(hidden)]
+    pub fn __slice(
+        start: Option<isize>,
+        stop: Option<isize>,
+        inclusive: bool,
+        step: isize,
+    ) -> IndexItem {
+        let stop = match (stop, inclusive) {
+            (Some(end), true) => inclusive_stop(end, step),
+            (stop, _) => stop,
+        };
+        IndexItem::Range { start, stop, step }
+    }
 }
 
 /// Builds a `Vec<`[`IndexItem`]`>` from NumPy-like index syntax.
 ///
-/// Items are separated by commas; each is an integer expression, a Rust
-/// range (`a..b`, `a..`, `..b`, `..`, `a..=b`, `..=b`), a range with a step
-/// after `;` (`0..10;2`, `..;-1`), `NewAxis`, `...` or `Ellipsis`, or any
-/// expression that converts into an [`IndexItem`] (such as `&array` for
-/// an integer index array, or `IndexItem::NewAxis`). Integer literals in
-/// ranges may be negative (`-3..`, `..-1`), with NumPy's meaning.
+/// Items are separated by commas; each is one of
+///
+/// - an integer expression (any integer type; negative counts from the end);
+/// - a range written like a Rust range, `a..b`, `a..`, `..b`, `..`,
+///   `a..=b` or `..=b`, optionally followed by a step after `;`, as in
+///   `0..10;2` or `..;-1`. The bounds are integer expressions and mean what
+///   they mean in a NumPy slice: `4..1;-1` is NumPy's `4:1:-1` (positions
+///   4, 3, 2), and `-3..` the last three. The macro never builds a Rust
+///   range from them, so "reversed" bounds are fine;
+/// - `NewAxis`, and `...` or `Ellipsis`;
+/// - any other expression that converts into an [`IndexItem`], such as
+///   `&a` for an integer index array `a`, or `IndexItem::NewAxis`.
+///
+/// An item expression with a comma at its top level (a generic call, a
+/// closure) needs parentheses.
 ///
 /// # Example
 /// ```
@@ -250,34 +275,67 @@ impl IndexItem {
 /// assert!(matches!(idx[3], IndexItem::Range { start: None, stop: None, step: 2 }));
 /// let x = Array::from_vec((0..6).collect::<Vec<i32>>(), &[6]).unwrap();
 /// assert_eq!(x.index(&s![4..1;-1]).to_vec::<i32>().unwrap(), vec![4, 3, 2]);
+/// let n = x.shape()[0];
+/// assert_eq!(x.index(&s![n - 2..]).to_vec::<i32>().unwrap(), vec![4, 5]);
 /// ```
 #[macro_export]
 macro_rules! s {
-    (@items [$($done:expr,)*]) => {{
+    // `@next [done] tokens`: starts the next item.
+    (@next [$($done:expr,)*]) => {{
         let items: ::std::vec::Vec<$crate::index::IndexItem> = ::std::vec![$($done),*];
         items
     }};
-    (@items [$($done:expr,)*] NewAxis $(, $($rest:tt)*)?) => {
-        $crate::s!(@items [$($done,)* $crate::index::IndexItem::NewAxis,] $($($rest)*)?)
+    (@next [$($done:expr,)*] NewAxis $(, $($rest:tt)*)?) => {
+        $crate::s!(@next [$($done,)* $crate::index::IndexItem::NewAxis,] $($($rest)*)?)
     };
-    (@items [$($done:expr,)*] Ellipsis $(, $($rest:tt)*)?) => {
-        $crate::s!(@items [$($done,)* $crate::index::IndexItem::Ellipsis,] $($($rest)*)?)
+    (@next [$($done:expr,)*] Ellipsis $(, $($rest:tt)*)?) => {
+        $crate::s!(@next [$($done,)* $crate::index::IndexItem::Ellipsis,] $($($rest)*)?)
     };
-    (@items [$($done:expr,)*] ... $(, $($rest:tt)*)?) => {
-        $crate::s!(@items [$($done,)* $crate::index::IndexItem::Ellipsis,] $($($rest)*)?)
+    (@next [$($done:expr,)*] ... $(, $($rest:tt)*)?) => {
+        $crate::s!(@next [$($done,)* $crate::index::IndexItem::Ellipsis,] $($($rest)*)?)
     };
-    (@items [$($done:expr,)*] $range:expr ; $step:expr $(, $($rest:tt)*)?) => {
-        $crate::s!(@items [$($done,)* $crate::index::IndexItem::stepped($range, $step),] $($($rest)*)?)
+    (@next [$($done:expr,)*] .. $(, $($rest:tt)*)?) => {
+        $crate::s!(@next [$($done,)* $crate::index::IndexItem::Full,] $($($rest)*)?)
     };
-    (@items [$($done:expr,)*] $item:expr $(, $($rest:tt)*)?) => {
-        $crate::s!(@items [$($done,)* $crate::index::IndexItem::from($item),] $($($rest)*)?)
+    (@next $done:tt $($rest:tt)+) => { $crate::s!(@start $done [] $($rest)+) };
+    // `@start [done] [start tokens] tokens`: an expression, or a range's start.
+    (@start $done:tt [$($a:tt)*] .. $($rest:tt)*) => { $crate::s!(@stop $done [$($a)*] false [] $($rest)*) };
+    (@start $done:tt [$($a:tt)*] ..= $($rest:tt)*) => { $crate::s!(@stop $done [$($a)*] true [] $($rest)*) };
+    (@start [$($done:expr,)*] [$($a:tt)+] $(, $($rest:tt)*)?) => {
+        $crate::s!(@next [$($done,)* $crate::index::IndexItem::from($($a)+),] $($($rest)*)?)
     };
-    (@items $($bad:tt)*) => {
-        ::std::compile_error!(
-            "s!: expected comma-separated index items: integers, ranges, `range;step`, NewAxis, ..., or arrays"
-        )
+    (@start $done:tt [] , $($rest:tt)*) => { ::std::compile_error!("s!: empty index item") };
+    (@start $done:tt [$($a:tt)*] ; $($rest:tt)*) => {
+        ::std::compile_error!("s!: a step (`;`) applies only to ranges such as `1..;2`")
     };
-    ($($items:tt)*) => { $crate::s!(@items [] $($items)*) };
+    (@start $done:tt [$($a:tt)*] $t:tt $($rest:tt)*) => { $crate::s!(@start $done [$($a)* $t] $($rest)*) };
+    // `@stop [done] [start] inclusive [stop tokens] tokens`: a range's stop.
+    (@stop $done:tt $a:tt $incl:tt [$($b:tt)*] ; $($rest:tt)*) => {
+        $crate::s!(@step $done $a $incl [$($b)*] [] $($rest)*)
+    };
+    (@stop [$($done:expr,)*] [$($a:tt)*] $incl:tt [$($b:tt)*] $(, $($rest:tt)*)?) => {
+        $crate::s!(@next [$($done,)* $crate::index::IndexItem::__slice(
+            $crate::s!(@opt $($a)*), $crate::s!(@opt $($b)*), $incl, 1), ] $($($rest)*)?)
+    };
+    (@stop $done:tt $a:tt $incl:tt [$($b:tt)*] $t:tt $($rest:tt)*) => {
+        $crate::s!(@stop $done $a $incl [$($b)* $t] $($rest)*)
+    };
+    // `@step [done] [start] inclusive [stop] [step tokens] tokens`: a range's step.
+    (@step [$($done:expr,)*] [$($a:tt)*] $incl:tt [$($b:tt)*] [$($k:tt)+] $(, $($rest:tt)*)?) => {
+        $crate::s!(@next [$($done,)* $crate::index::IndexItem::__slice(
+            $crate::s!(@opt $($a)*), $crate::s!(@opt $($b)*), $incl,
+            $crate::index::IndexInt::to_isize($($k)+)), ] $($($rest)*)?)
+    };
+    (@step $done:tt $a:tt $incl:tt $b:tt [] $(, $($rest:tt)*)?) => {
+        ::std::compile_error!("s!: expected a step after `;`")
+    };
+    (@step $done:tt $a:tt $incl:tt $b:tt [$($k:tt)*] $t:tt $($rest:tt)*) => {
+        $crate::s!(@step $done $a $incl $b [$($k)* $t] $($rest)*)
+    };
+    // `@opt tokens`: an optional bound.
+    (@opt) => { ::std::option::Option::None };
+    (@opt $($t:tt)+) => { ::std::option::Option::Some($crate::index::IndexInt::to_isize($($t)+)) };
+    ($($items:tt)*) => { $crate::s!(@next [] $($items)*) };
 }
 
 /// What a resolved index does along one input axis, or a new unit axis.
@@ -334,28 +392,17 @@ fn resolve_range(
     }
     let n = isize::try_from(n).unwrap_or(isize::MAX);
     let wrap = |v: isize| if v < 0 { v.saturating_add(n) } else { v };
-    let (first, len) = if step > 0 {
+    // First position and the distance to the (exclusive) stop, walking by `step`.
+    let (first, distance) = if step > 0 {
         let b = start.map_or(0, |v| wrap(v).clamp(0, n));
-        let e = stop.map_or(n, |v| wrap(v).clamp(0, n));
-        (
-            b,
-            if e > b {
-                (e - b - 1).unsigned_abs() / step.unsigned_abs() + 1
-            } else {
-                0
-            },
-        )
+        (b, stop.map_or(n, |v| wrap(v).clamp(0, n)) - b)
     } else {
         let b = start.map_or(n - 1, |v| wrap(v).clamp(-1, n - 1));
-        let e = stop.map_or(-1, |v| wrap(v).clamp(-1, n - 1));
-        (
-            b,
-            if b > e {
-                (b - e - 1).unsigned_abs() / step.unsigned_abs() + 1
-            } else {
-                0
-            },
-        )
+        (b, b - stop.map_or(-1, |v| wrap(v).clamp(-1, n - 1)))
+    };
+    let len = match distance {
+        d if d > 0 => (d - 1).unsigned_abs() / step.unsigned_abs() + 1,
+        _ => 0,
     };
     let start = if len == 0 { 0 } else { first.unsigned_abs() };
     Ok(Entry::Slice { start, step, len })

@@ -21,6 +21,10 @@ use std::rc::Rc;
 pub struct StagingTrace {
     tag: TraceTag,
     state: RefCell<StagingState>,
+    /// In partial-evaluation mode (linearize), equations whose operands are
+    /// all known (none is this trace's tracer) run on this parent instead of
+    /// being staged.
+    known_parent: Option<Rc<dyn Trace>>,
 }
 
 #[derive(Default)]
@@ -35,10 +39,24 @@ struct StagingState {
 impl StagingTrace {
     /// A fresh, empty staging trace.
     pub fn new() -> Rc<StagingTrace> {
+        Rc::new(StagingTrace { tag: TraceTag::fresh(), state: RefCell::default(), known_parent: None })
+    }
+
+    /// A staging trace in partial-evaluation mode: only equations that
+    /// depend on this trace's inputs are staged; everything else runs on
+    /// `parent` and enters the jaxpr as a constant (a residual). This is
+    /// how `linearize` evaluates primals while staging the tangent program.
+    pub fn new_partial(parent: Rc<dyn Trace>) -> Rc<StagingTrace> {
         Rc::new(StagingTrace {
             tag: TraceTag::fresh(),
             state: RefCell::default(),
+            known_parent: Some(parent),
         })
+    }
+
+    /// True if `array` is one of this trace's tracers.
+    pub fn owns(&self, array: &Array) -> bool {
+        matches!(array.repr(), Repr::Traced(t) if t.tag == self.tag)
     }
 
     /// A new input of the jaxpr, as a tracer of this trace.
@@ -57,6 +75,7 @@ impl StagingTrace {
         match array.repr() {
             Repr::Traced(t) if t.tag == self.tag => match &t.kind {
                 TracerKind::Staged { var } => Atom::Var(*var),
+                TracerKind::Jvp { .. } => panic!("internal error: a jvp tracer carries a staging tag"),
             },
             Repr::Concrete(b) if b.shape().is_empty() => Atom::Lit(b.data().get(0)),
             Repr::Concrete(_) | Repr::Traced(_) => Atom::Var(self.const_var(array)),
@@ -101,6 +120,11 @@ impl Trace for StagingTrace {
         args: &[Array],
         loc: &'static Location<'static>,
     ) -> Result<Vec<Array>> {
+        if let Some(parent) = &self.known_parent {
+            if !args.iter().any(|a| self.owns(a)) {
+                return parent.process_primitive(prim, args, loc);
+            }
+        }
         let inputs: Vec<Atom> = args.iter().map(|a| self.atom(a)).collect();
         let mut state = self.state.borrow_mut();
         let outs = state.builder.add_eqn(prim.clone(), inputs, Some(loc))?;

@@ -229,6 +229,9 @@ enum Out {
 /// # Errors
 /// The shape rule's error when the operands or parameters do not fit the
 /// primitive, or any error of a nested jaxpr (higher-order primitives).
+///
+/// # Panics
+/// Only on an internal error: a result that disagrees with the shape rule.
 pub fn eval_primitive(prim: &Primitive, args: &[&HostBuffer]) -> Result<Vec<HostBuffer>> {
     let in_avals: Vec<AVal> = args.iter().map(|b| b.aval()).collect();
     let out_avals = crate::shape::abstract_eval(prim, &in_avals)?;
@@ -271,7 +274,7 @@ fn compute(prim: &Primitive, a: &[&HostBuffer], outs: &[AVal]) -> Result<Out> {
         P::Sign => One(numbers!(a[0].dtype(), T => map::<T, T>(a[0], T::sign))),
         P::Floor => One(floats!(a[0].dtype(), T => map::<T, T>(a[0], T::floor))),
         P::Ceil => One(floats!(a[0].dtype(), T => map::<T, T>(a[0], T::ceil))),
-        P::Round => One(floats!(a[0].dtype(), T => map::<T, T>(a[0], T::round_ties_even))),
+        P::Round => One(floats!(a[0].dtype(), T => map::<T, T>(a[0], T::round))),
         P::Erf => One(floats!(a[0].dtype(), T => map::<T, T>(a[0], T::error_function))),
         P::Not => One(bitwise!(a[0].dtype(), T => map::<T, T>(a[0], |x| !x))),
         P::IsFinite => One(floats!(a[0].dtype(), T => map::<T, bool>(a[0], T::is_finite))),
@@ -332,16 +335,9 @@ fn compute(prim: &Primitive, a: &[&HostBuffer], outs: &[AVal]) -> Result<Out> {
             let dims = [&lhs_contract[..], rhs_contract, lhs_batch, rhs_batch];
             One(numbers!(a[0].dtype(), T => dot_general::<T>(a[0], a[1], dims, out_shape)))
         }
-        P::Slice {
-            start,
-            limit: _,
-            strides,
-        } => One(slice(a[0], start, strides, out_shape)),
-        P::Pad {
-            low,
-            high: _,
-            interior,
-        } => One(pad(a, low, interior, out_shape)),
+        // `limit` and `high` are implied by the output shape.
+        P::Slice { start, strides, .. } => One(slice(a[0], start, strides, out_shape)),
+        P::Pad { low, interior, .. } => One(pad(a, low, interior, out_shape)),
         P::Concatenate { axis } => One(concatenate(a, *axis, out_shape)),
         P::Rev { axes } => One(rev(a[0], axes)),
         P::DynamicSlice { slice_sizes } => One(dynamic_slice(a, slice_sizes)),
@@ -570,11 +566,8 @@ fn starts(indices: &[&HostBuffer], shape: &[usize], sizes: &[usize]) -> Vec<usiz
 
 /// Sizes of the dimensions before, along and after `axis`.
 fn split_at_axis(shape: &[usize], axis: usize) -> (usize, usize, usize) {
-    (
-        num_elements(&shape[..axis]),
-        shape[axis],
-        num_elements(&shape[axis + 1..]),
-    )
+    let (before, after) = (&shape[..axis], &shape[axis + 1..]);
+    (num_elements(before), shape[axis], num_elements(after))
 }
 
 // ---- elementwise ----------------------------------------------------------
@@ -593,11 +586,8 @@ fn zip<T: Element, R: Element>(a: &[&HostBuffer], n: usize, f: impl Fn(T, T) -> 
 /// `select(pred, on_true, on_false)`.
 fn select<T: Element>(a: &[&HostBuffer], n: usize) -> Data {
     let (p, t, f) = (sl::<bool>(a[0]), sl::<T>(a[1]), sl::<T>(a[2]));
-    T::into_data(
-        (0..n)
-            .map(|i| if at(p, i) { at(t, i) } else { at(f, i) })
-            .collect(),
-    )
+    let pick = |i| if at(p, i) { at(t, i) } else { at(f, i) };
+    T::into_data((0..n).map(pick).collect())
 }
 
 /// `convert_element_type` (see [`Convert`]).
@@ -928,7 +918,9 @@ fn iota<T: Num>(shape: &[usize], dimension: usize) -> Data {
 /// 32 bytes, which seed `rand_chacha::ChaCha20Rng::from_seed` (the 256-bit
 /// ChaCha20 key); the generator is set to stream 0 and word position 0
 /// (its defaults); output element `i` in row-major order is the `i`-th
-/// `next_u32()` of that keystream.
+/// `next_u32()` of that keystream. Equivalently: the original ChaCha20
+/// (20 rounds, 64-bit block counter from 0, 64-bit nonce 0) keystream under
+/// that key, read as consecutive little-endian `u32` words.
 fn random_bits(key: &HostBuffer, shape: &[usize]) -> Data {
     let words = sl::<u32>(key);
     assert_eq!(

@@ -24,6 +24,7 @@ pub mod dtype;
 pub mod error;
 pub mod interp;
 pub mod jaxpr;
+pub mod passes;
 pub mod primitive;
 pub mod printer;
 pub mod shape;
