@@ -6,7 +6,7 @@
 //! transformation. Cloning is a reference-count bump.
 
 use crate::core::TraceTag;
-use rjax_ir::{AVal, DType, Data, Element, Error, HostBuffer, Result, Scalar, Var};
+use rjax_ir::{AVal, DType, Element, Error, HostBuffer, Result, Scalar, Var};
 use std::sync::Arc;
 
 /// An immutable n-dimensional array, concrete or traced.

@@ -36,6 +36,7 @@ pub mod lax;
 pub mod nn;
 mod ops;
 pub mod staging;
+pub mod transforms;
 pub mod tree;
 
 pub use array::Array;
@@ -43,11 +44,18 @@ pub use ops::WeakScalar;
 pub use rjax_ir::{DType, Error, Result};
 pub use rjax_macros::Tree;
 pub use staging::make_jaxpr;
+pub use transforms::autodiff::{
+    grad, hessian, jacfwd, jacrev, jvp, linearize, try_grad, try_jvp, try_linearize,
+    try_value_and_grad, try_value_and_grad_with_aux, try_vjp, value_and_grad,
+    value_and_grad_with_aux, vjp,
+};
+pub use transforms::custom::{custom_jvp, custom_vjp, stop_gradient};
 pub use tree::{tree_leaves, tree_map, tree_map2, tree_structure, tree_unflatten, Tree, TreeDef};
 
 /// The names most programs need: `use rjax::prelude::*;`.
 pub mod prelude {
     pub use crate::index::{s, IndexItem};
+    pub use crate::{grad, jvp, value_and_grad, value_and_grad_with_aux, vjp};
     pub use crate::{jnp, lax, make_jaxpr, nn, tree_leaves, tree_map, tree_map2};
     pub use crate::{Array, DType, Tree};
 }

@@ -39,7 +39,11 @@ struct StagingState {
 impl StagingTrace {
     /// A fresh, empty staging trace.
     pub fn new() -> Rc<StagingTrace> {
-        Rc::new(StagingTrace { tag: TraceTag::fresh(), state: RefCell::default(), known_parent: None })
+        Rc::new(StagingTrace {
+            tag: TraceTag::fresh(),
+            state: RefCell::default(),
+            known_parent: None,
+        })
     }
 
     /// A staging trace in partial-evaluation mode: only equations that
@@ -75,7 +79,9 @@ impl StagingTrace {
         match array.repr() {
             Repr::Traced(t) if t.tag == self.tag => match &t.kind {
                 TracerKind::Staged { var } => Atom::Var(*var),
-                TracerKind::Jvp { .. } => panic!("internal error: a jvp tracer carries a staging tag"),
+                TracerKind::Jvp { .. } => {
+                    panic!("internal error: a jvp tracer carries a staging tag")
+                }
             },
             Repr::Concrete(b) if b.shape().is_empty() => Atom::Lit(b.data().get(0)),
             Repr::Concrete(_) | Repr::Traced(_) => Atom::Var(self.const_var(array)),

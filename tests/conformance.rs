@@ -271,45 +271,134 @@ fn compare(actual: &Array, expected: &Tensor, rtol: f64, atol: f64) -> Result<f6
     Ok(worst)
 }
 
-/// Runs the `value` check of one case.
-fn check_value(case: &Value) -> Result<(), String> {
-    let inputs: Vec<Array> = case["inputs"]
-        .as_array()
-        .expect("inputs")
-        .iter()
-        .map(|t| to_array(&parse_tensor(t)))
-        .collect();
-    let rtol = case["rtol"].as_f64().unwrap_or(1e-5);
-    let atol = case["atol"].as_f64().unwrap_or(1e-6);
-    let outputs = std::panic::catch_unwind(|| run_program(case, &inputs)).map_err(|p| {
+/// A case's inputs, tolerances and program.
+struct Case<'a> {
+    json: &'a Value,
+    inputs: Vec<Array>,
+    rtol: f64,
+    atol: f64,
+}
+
+impl<'a> Case<'a> {
+    fn new(json: &'a Value) -> Case<'a> {
+        let inputs = json["inputs"]
+            .as_array()
+            .expect("inputs")
+            .iter()
+            .map(|t| to_array(&parse_tensor(t)))
+            .collect();
+        let rtol = json["rtol"].as_f64().unwrap_or(1e-5);
+        let atol = json["atol"].as_f64().unwrap_or(1e-6);
+        Case {
+            json,
+            inputs,
+            rtol,
+            atol,
+        }
+    }
+
+    fn program(&self) -> impl Fn(&Vec<Array>) -> Vec<Array> + '_ {
+        move |xs: &Vec<Array>| run_program(self.json, xs)
+    }
+
+    /// A list of TENSOR|null; nulls become zeros like the matching input.
+    fn tensors_or_zeros(&self, v: &Value) -> Vec<Array> {
+        v.as_array()
+            .expect("tensor list")
+            .iter()
+            .zip(&self.inputs)
+            .map(|(t, x)| {
+                if t.is_null() {
+                    jnp::zeros_like(x)
+                } else {
+                    to_array(&parse_tensor(t))
+                }
+            })
+            .collect()
+    }
+
+    /// Compares arrays with a list of TENSOR|null (nulls are skipped).
+    fn compare_all(&self, actual: &[Array], expected: &Value) -> Result<(), String> {
+        let expected = expected.as_array().expect("expected list");
+        if actual.len() != expected.len() {
+            return Err(format!(
+                "{} results, expected {}",
+                actual.len(),
+                expected.len()
+            ));
+        }
+        for (k, (a, e)) in actual.iter().zip(expected).enumerate() {
+            if !e.is_null() {
+                compare(a, &parse_tensor(e), self.rtol, self.atol)
+                    .map_err(|m| format!("result {k}: {m}"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs `f`, turning a panic into an error message.
+fn catch<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| {
         p.downcast_ref::<String>()
             .cloned()
             .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_default()
-    })?;
-    let expected: Vec<Tensor> = case["expect"]["value"]
-        .as_array()
-        .expect("value")
-        .iter()
-        .map(parse_tensor)
-        .collect();
-    if outputs.len() != expected.len() {
-        return Err(format!(
-            "{} outputs, expected {}",
-            outputs.len(),
-            expected.len()
-        ));
-    }
-    for (k, (a, e)) in outputs.iter().zip(&expected).enumerate() {
-        compare(a, e, rtol, atol).map_err(|m| format!("output {k}: {m}"))?;
-    }
-    Ok(())
+    })
 }
 
-/// Which checks a case asks for, beyond `value`.
+fn scalar_output<'c>(case: &'c Case<'c>) -> impl Fn(&Vec<Array>) -> Array + 'c {
+    let f = case.program();
+    move |xs: &Vec<Array>| f(xs).swap_remove(0)
+}
+
+/// Runs one check of one case; `None` when rjax does not have the
+/// transformation yet.
+fn run_check(check: &str, case: &Case) -> Option<Result<(), String>> {
+    let expect = &case.json["expect"];
+    let result = match check {
+        "value" => catch(|| case.program()(&case.inputs))
+            .and_then(|outs| case.compare_all(&outs, &expect["value"])),
+        "jvp" => catch(|| {
+            let tangents = case.tensors_or_zeros(&expect["jvp"]["tangents"]);
+            rjax::try_jvp(case.program(), &case.inputs, &tangents).map_err(|e| e.to_string())
+        })
+        .and_then(|r| r)
+        .and_then(|(_, t)| case.compare_all(&t, &expect["jvp"]["out"])),
+        "vjp" => catch(|| {
+            let cts: Vec<Array> = expect["vjp"]["cotangents"]
+                .as_array()
+                .expect("cotangents")
+                .iter()
+                .map(|t| to_array(&parse_tensor(t)))
+                .collect();
+            let (_, pullback) =
+                rjax::try_vjp(case.program(), &case.inputs).map_err(|e| e.to_string())?;
+            pullback(&cts).map_err(|e| e.to_string())
+        })
+        .and_then(|r| r)
+        .and_then(|g| case.compare_all(&g, &expect["vjp"]["out"])),
+        "grad" => {
+            catch(|| rjax::try_grad(scalar_output(case))(&case.inputs).map_err(|e| e.to_string()))
+                .and_then(|r| r)
+                .and_then(|g| case.compare_all(&g, &expect["grad"]))
+        }
+        "hvp" => catch(|| {
+            let vector = case.tensors_or_zeros(&expect["hvp"]["vector"]);
+            let grad_f = rjax::grad(scalar_output(case));
+            rjax::try_jvp(grad_f, &case.inputs, &vector).map_err(|e| e.to_string())
+        })
+        .and_then(|r| r)
+        .and_then(|(_, t)| case.compare_all(&t, &expect["hvp"]["out"])),
+        _ => return None,
+    };
+    Some(result)
+}
+
+/// Which checks a case asks for.
 fn requested_checks(case: &Value) -> Vec<&'static str> {
     let expect = &case["expect"];
-    let mut checks = Vec::new();
+    let mut checks = vec!["value"];
     for key in ["jvp", "vjp", "grad", "hvp", "vmap"] {
         if !expect[key].is_null() {
             checks.push(key);
@@ -357,17 +446,17 @@ fn run_folder(folder: &Path) -> (BTreeMap<&'static str, Tally>, Vec<String>) {
         );
         for case in corpus["cases"].as_array().expect("cases") {
             let name = case["name"].as_str().unwrap_or("?");
-            let tally = tallies.get_mut("value").expect("value tally");
-            match check_value(case) {
-                Ok(()) => tally.passed += 1,
-                Err(message) => {
-                    tally.failed += 1;
-                    failures.push(format!("{name} value: {message}"));
-                }
-            }
+            let parsed = Case::new(case);
             for check in requested_checks(case) {
-                // These transformations do not exist yet.
-                tallies.get_mut(check).expect("known check").pending += 1;
+                let tally = tallies.get_mut(check).expect("known check");
+                match run_check(check, &parsed) {
+                    None => tally.pending += 1,
+                    Some(Ok(())) => tally.passed += 1,
+                    Some(Err(message)) => {
+                        tally.failed += 1;
+                        failures.push(format!("{name} {check}: {message}"));
+                    }
+                }
             }
         }
     }

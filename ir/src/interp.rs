@@ -369,6 +369,13 @@ fn compute(prim: &Primitive, a: &[&HostBuffer], outs: &[AVal]) -> Result<Out> {
         }
         P::CustomJvpCall { call, jvp: _ } => Many(interpret_closed(call, &owned(a))?),
         P::CustomVjpCall { call, .. } => Many(interpret_closed(call, &owned(a))?),
+        P::CustomLin { .. } => {
+            return Err(Error::op(
+                "custom_lin",
+                "forward-mode differentiation (jvp, jacfwd) of a custom_vjp function is not supported; \
+                 use reverse mode (grad, vjp, jacrev)",
+            ))
+        }
     })
 }
 

@@ -34,7 +34,11 @@ pub fn dce(jaxpr: &Jaxpr) -> Jaxpr {
     }
     let mut keep = vec![false; jaxpr.eqns.len()];
     for (i, eqn) in jaxpr.eqns.iter().enumerate().rev() {
-        if eqn.outputs.iter().any(|v| live.get(v.index()).copied().unwrap_or(false)) {
+        if eqn
+            .outputs
+            .iter()
+            .any(|v| live.get(v.index()).copied().unwrap_or(false))
+        {
             keep[i] = true;
             for input in &eqn.inputs {
                 mark(&mut live, input);
@@ -48,7 +52,10 @@ pub fn dce(jaxpr: &Jaxpr) -> Jaxpr {
         .filter(|(_, &k)| k)
         .map(|(e, _)| e.clone())
         .collect();
-    Jaxpr { eqns, ..jaxpr.clone() }
+    Jaxpr {
+        eqns,
+        ..jaxpr.clone()
+    }
 }
 
 #[cfg(test)]
@@ -62,9 +69,13 @@ mod tests {
         let x = b.new_var(AVal::new(DType::F32, &[3]));
         let a = b.add_eqn(Primitive::Exp, vec![Atom::Var(x)], None).unwrap()[0];
         let dead = b.add_eqn(Primitive::Sin, vec![Atom::Var(a)], None).unwrap()[0];
-        let _dead2 = b.add_eqn(Primitive::Cos, vec![Atom::Var(dead)], None).unwrap()[0];
+        let _dead2 = b
+            .add_eqn(Primitive::Cos, vec![Atom::Var(dead)], None)
+            .unwrap()[0];
         let out = b.add_eqn(Primitive::Neg, vec![Atom::Var(a)], None).unwrap()[0];
-        let jaxpr = b.build(vec![], vec![x], vec![Atom::Var(out), Atom::Var(x)]).unwrap();
+        let jaxpr = b
+            .build(vec![], vec![x], vec![Atom::Var(out), Atom::Var(x)])
+            .unwrap();
         let pruned = dce(&jaxpr);
         let names: Vec<&str> = pruned.eqns.iter().map(|e| e.prim.name()).collect();
         assert_eq!(names, vec!["exp", "neg"]);

@@ -375,6 +375,17 @@ pub enum Primitive {
         /// Number of primal outputs of `fwd` (the rest are residuals).
         num_outputs: usize,
     },
+    /// The linear map of a `custom_vjp` function at a point, made when it is
+    /// differentiated: operands are the residuals of `fwd` followed by input
+    /// tangents, results are output tangents. It has no forward evaluation
+    /// (forward-mode differentiation of a `custom_vjp` function is an error,
+    /// as in JAX); its transpose runs `bwd` on (residuals.., cotangents..).
+    CustomLin {
+        /// Backward pass: (residuals.., output cotangents..) -> input cotangents.
+        bwd: Arc<ClosedJaxpr>,
+        /// How many leading operands are residuals.
+        num_residuals: usize,
+    },
 }
 
 impl Primitive {
@@ -448,6 +459,7 @@ impl Primitive {
             P::Scan { .. } => "scan",
             P::CustomJvpCall { .. } => "custom_jvp_call",
             P::CustomVjpCall { .. } => "custom_vjp_call",
+            P::CustomLin { .. } => "custom_lin",
         }
     }
 
@@ -470,6 +482,7 @@ impl Primitive {
             P::Scan { body, .. } => vec![body],
             P::CustomJvpCall { call, jvp } => vec![call, jvp],
             P::CustomVjpCall { call, fwd, bwd, .. } => vec![call, fwd, bwd],
+            P::CustomLin { bwd, .. } => vec![bwd],
             P::Neg
             | P::Exp
             | P::Log

@@ -526,6 +526,12 @@ fn params(prim: &Primitive) -> Vec<(&'static str, Param<'_>)> {
             ("bwd", Param::Jaxpr(bwd)),
             ("num_outputs", int(*num_outputs)),
         ],
+        P::CustomLin { bwd, num_residuals } => {
+            vec![
+                ("bwd", Param::Jaxpr(bwd)),
+                ("num_residuals", int(*num_residuals)),
+            ]
+        }
     }
 }
 

@@ -121,6 +121,7 @@ pub fn abstract_eval(prim: &Primitive, inputs: &[AVal]) -> Result<Vec<AVal>> {
             bwd: _,
             num_outputs: _,
         } => call(n, inputs, "call", f),
+        P::CustomLin { bwd, num_residuals } => custom_lin(n, inputs, bwd, *num_residuals),
     }?;
     for out in &outs {
         element_count(n, &out.shape)?;
@@ -840,6 +841,31 @@ fn scan(
     };
     let ys = out[num_carry..].iter().map(stack);
     Ok(carry.iter().cloned().chain(ys).collect())
+}
+
+/// `custom_lin`: operands are the residuals (`bwd`'s leading inputs) and
+/// input tangents (`bwd`'s outputs); results are `bwd`'s cotangent inputs.
+fn custom_lin(
+    n: &str,
+    inputs: &[AVal],
+    bwd: &ClosedJaxpr,
+    num_residuals: usize,
+) -> Result<Vec<AVal>> {
+    let bwd_in = bwd.jaxpr.in_avals();
+    if num_residuals > bwd_in.len() {
+        bail!(
+            n,
+            "{num_residuals} residuals, but bwd takes only {} inputs",
+            bwd_in.len()
+        );
+    }
+    let mut expected = bwd_in[..num_residuals].to_vec();
+    expected.extend(bwd.jaxpr.out_avals());
+    if inputs != expected.as_slice() {
+        let (want, got) = (aval_list(&expected), aval_list(inputs));
+        bail!(n, "takes residuals and tangents {want}, but is given {got}");
+    }
+    Ok(bwd_in[num_residuals..].to_vec())
 }
 
 #[cfg(test)]

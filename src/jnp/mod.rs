@@ -15,6 +15,7 @@ mod elementwise;
 mod reductions;
 mod shape_ops;
 
+pub(crate) use creation::from_f64s as creation_from_f64s;
 pub use creation::*;
 pub use elementwise::*;
 pub use reductions::*;

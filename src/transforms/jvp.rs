@@ -35,13 +35,20 @@ pub struct JvpTrace {
 impl JvpTrace {
     /// A jvp trace whose rules run on `parent`.
     pub fn new(parent: Rc<dyn Trace>) -> Rc<JvpTrace> {
-        Rc::new(JvpTrace { tag: TraceTag::fresh(), parent })
+        Rc::new(JvpTrace {
+            tag: TraceTag::fresh(),
+            parent,
+        })
     }
 
     /// Wraps a primal and its tangent as a tracer of this trace. Tangents of
     /// non-float values are dropped.
     pub fn lift(&self, primal: Array, tangent: Option<Array>) -> Array {
-        let tangent = if primal.dtype().is_float() { tangent } else { None };
+        let tangent = if primal.dtype().is_float() {
+            tangent
+        } else {
+            None
+        };
         Array::tracer(self.tag, primal.aval(), TracerKind::Jvp { primal, tangent })
     }
 
@@ -69,13 +76,19 @@ impl Trace for JvpTrace {
         args: &[Array],
         _loc: &'static Location<'static>,
     ) -> Result<Vec<Array>> {
-        let (primals, tangents): (Vec<Array>, Tangents) = args.iter().map(|a| self.unpack(a)).unzip();
+        let (primals, tangents): (Vec<Array>, Tangents) =
+            args.iter().map(|a| self.unpack(a)).unzip();
         if tangents.iter().all(Option::is_none) {
             // Nothing to differentiate: pass the primitive to the parent.
             return self.parent.process_primitive(prim, &primals, _loc);
         }
-        let (outs, out_tangents) = with_trace(self.parent.clone(), || jvp_rule(prim, &primals, &tangents))?;
-        Ok(outs.into_iter().zip(out_tangents).map(|(p, t)| self.lift(p, t)).collect())
+        let (outs, out_tangents) =
+            with_trace(self.parent.clone(), || jvp_rule(prim, &primals, &tangents))?;
+        Ok(outs
+            .into_iter()
+            .zip(out_tangents)
+            .map(|(p, t)| self.lift(p, t))
+            .collect())
     }
 }
 
@@ -85,7 +98,11 @@ impl Trace for JvpTrace {
 /// # Errors
 /// The primitive's shape error, or [`Error::NotYetSupported`] for the
 /// control-flow primitives whose rules belong to a later stage.
-pub(crate) fn jvp_rule(prim: &Primitive, x: &[Array], t: &[Option<Array>]) -> Result<(Vec<Array>, Tangents)> {
+pub(crate) fn jvp_rule(
+    prim: &Primitive,
+    x: &[Array],
+    t: &[Option<Array>],
+) -> Result<(Vec<Array>, Tangents)> {
     use Primitive as P;
     match prim {
         P::Neg => linear(prim, x, t),
@@ -135,6 +152,11 @@ pub(crate) fn jvp_rule(prim: &Primitive, x: &[Array], t: &[Option<Array>]) -> Re
         P::CustomVjpCall { fwd, bwd, num_outputs, .. } => {
             crate::transforms::custom::custom_vjp_jvp(fwd, bwd, *num_outputs, x, t)
         }
+        P::CustomLin { .. } => Err(Error::op(
+            "custom_lin",
+            "forward-mode differentiation (jvp, jacfwd) of a custom_vjp function is not supported; \
+             use reverse mode (grad, vjp, jacrev)",
+        )),
     }
 }
 
@@ -227,7 +249,11 @@ fn erf_tangent(x: &Array, _: &Array, t: &Array) -> Result<Array> {
 /// applied to the (instantiated) tangents.
 fn linear(prim: &Primitive, x: &[Array], t: &[Option<Array>]) -> Result<(Vec<Array>, Tangents)> {
     let outs = bind(prim, x)?;
-    let ts = x.iter().zip(t).map(|(xi, ti)| instantiate(ti, &xi.aval())).collect::<Result<Vec<_>>>()?;
+    let ts = x
+        .iter()
+        .zip(t)
+        .map(|(xi, ti)| instantiate(ti, &xi.aval()))
+        .collect::<Result<Vec<_>>>()?;
     let out_t = bind(prim, &ts)?;
     Ok((outs, out_t.into_iter().map(Some).collect()))
 }
@@ -244,7 +270,11 @@ fn linear_in_first(
     let y = single(prim, x)?;
     let mut args = Vec::with_capacity(x.len());
     for (i, xi) in x.iter().enumerate() {
-        args.push(if i < n_index_from { instantiate(&t[i], &xi.aval())? } else { xi.clone() });
+        args.push(if i < n_index_from {
+            instantiate(&t[i], &xi.aval())?
+        } else {
+            xi.clone()
+        });
     }
     Ok((vec![y], vec![Some(bind1(prim, &args)?)]))
 }
@@ -252,8 +282,14 @@ fn linear_in_first(
 /// A bilinear primitive (dot_general): `f(ta, b) + f(a, tb)`.
 fn bilinear(prim: &Primitive, x: &[Array], t: &[Option<Array>]) -> Result<(Vec<Array>, Tangents)> {
     let y = single(prim, x)?;
-    let left = t[0].as_ref().map(|ta| bind1(prim, &[ta.clone(), x[1].clone()])).transpose()?;
-    let right = t[1].as_ref().map(|tb| bind1(prim, &[x[0].clone(), tb.clone()])).transpose()?;
+    let left = t[0]
+        .as_ref()
+        .map(|ta| bind1(prim, &[ta.clone(), x[1].clone()]))
+        .transpose()?;
+    let right = t[1]
+        .as_ref()
+        .map(|tb| bind1(prim, &[x[0].clone(), tb.clone()]))
+        .transpose()?;
     Ok((vec![y], vec![add_opt(left, right)?]))
 }
 
@@ -271,7 +307,11 @@ fn add_sub(prim: &Primitive, x: &[Array], t: &[Option<Array>]) -> Result<(Vec<Ar
 
 /// Scales an optional tangent by a primal-dependent coefficient and fits it
 /// to the result shape.
-fn scaled(t: &Option<Array>, coefficient: impl FnOnce() -> Result<Array>, shape: &Shape) -> Result<Option<Array>> {
+fn scaled(
+    t: &Option<Array>,
+    coefficient: impl FnOnce() -> Result<Array>,
+    shape: &Shape,
+) -> Result<Option<Array>> {
     match t {
         None => Ok(None),
         Some(t) => Ok(Some(fit(lax::try_mul(t, &coefficient()?)?, shape)?)),
@@ -326,7 +366,11 @@ fn pow(x: &[Array], t: &[Option<Array>]) -> Result<(Vec<Array>, Tangents)> {
         || {
             let is_zero = lax::try_eq(exponent, &lit(0.0, exponent))?;
             let exp_m1 = lax::try_sub(exponent, &one(exponent))?;
-            let safe = lax::try_select(&is_zero, &fit(one(exponent), &exponent.aval().shape)?, &exp_m1)?;
+            let safe = lax::try_select(
+                &is_zero,
+                &fit(one(exponent), &exponent.aval().shape)?,
+                &exp_m1,
+            )?;
             lax::try_mul(exponent, &lax::try_pow(base, &safe)?)
         },
         &shape,
@@ -348,10 +392,17 @@ fn max_min(prim: &Primitive, x: &[Array], t: &[Option<Array>]) -> Result<(Vec<Ar
     let y = single(prim, x)?;
     let shape = y.aval().shape;
     let weight = |me: &Array, other: &Array| -> Result<Array> {
-        let wins = if matches!(prim, Primitive::Max) { lax::try_gt(me, other)? } else { lax::try_lt(me, other)? };
+        let wins = if matches!(prim, Primitive::Max) {
+            lax::try_gt(me, other)?
+        } else {
+            lax::try_lt(me, other)?
+        };
         let ties = lax::try_eq(me, other)?;
         let w = lax::try_convert_element_type(&wins, y.dtype())?;
-        let half = lax::try_mul(&lax::try_convert_element_type(&ties, y.dtype())?, &lit(0.5, &y))?;
+        let half = lax::try_mul(
+            &lax::try_convert_element_type(&ties, y.dtype())?,
+            &lit(0.5, &y),
+        )?;
         lax::try_add(&w, &half)
     };
     let tx = scaled(&t[0], || weight(&x[0], &x[1]), &shape)?;
@@ -367,13 +418,23 @@ fn select(x: &[Array], t: &[Option<Array>]) -> Result<(Vec<Array>, Tangents)> {
     let shape = y.aval().shape;
     let on_true = fit(instantiate(&t[1], &x[1].aval())?, &shape)?;
     let on_false = fit(instantiate(&t[2], &x[2].aval())?, &shape)?;
-    Ok((vec![y], vec![Some(lax::try_select(&x[0], &on_true, &on_false)?)]))
+    Ok((
+        vec![y],
+        vec![Some(lax::try_select(&x[0], &on_true, &on_false)?)],
+    ))
 }
 
-fn convert(prim: &Primitive, to: DType, x: &[Array], t: &[Option<Array>]) -> Result<(Vec<Array>, Tangents)> {
+fn convert(
+    prim: &Primitive,
+    to: DType,
+    x: &[Array],
+    t: &[Option<Array>],
+) -> Result<(Vec<Array>, Tangents)> {
     let y = single(prim, x)?;
     let out_t = match &t[0] {
-        Some(t0) if to.is_float() && x[0].dtype().is_float() => Some(bind1(prim, std::slice::from_ref(t0))?),
+        Some(t0) if to.is_float() && x[0].dtype().is_float() => {
+            Some(bind1(prim, std::slice::from_ref(t0))?)
+        }
         _ => None,
     };
     Ok((vec![y], vec![out_t]))
@@ -387,11 +448,21 @@ pub(crate) fn unreduce(y: &Array, axes: &[usize], shape: &[usize]) -> Result<Arr
 
 /// `reduce_max`/`reduce_min`: the mean of the tangents of the elements that
 /// attain the extreme (JAX's convention at ties).
-fn reduce_extreme(prim: &Primitive, axes: &[usize], x: &[Array], t: &[Option<Array>]) -> Result<(Vec<Array>, Tangents)> {
+fn reduce_extreme(
+    prim: &Primitive,
+    axes: &[usize],
+    x: &[Array],
+    t: &[Option<Array>],
+) -> Result<(Vec<Array>, Tangents)> {
     let y = single(prim, x)?;
-    let Some(tx) = &t[0] else { return Ok((vec![y], vec![None])) };
+    let Some(tx) = &t[0] else {
+        return Ok((vec![y], vec![None]));
+    };
     let shape = x[0].shape().to_vec();
-    let mask = lax::try_convert_element_type(&lax::try_eq(&x[0], &unreduce(&y, axes, &shape)?)?, y.dtype())?;
+    let mask = lax::try_convert_element_type(
+        &lax::try_eq(&x[0], &unreduce(&y, axes, &shape)?)?,
+        y.dtype(),
+    )?;
     let count = lax::try_reduce_sum(&mask, axes)?;
     let weights = lax::try_div(&mask, &unreduce(&count, axes, &shape)?)?;
     let out_t = lax::try_reduce_sum(&lax::try_mul(tx, &weights)?, axes)?;
@@ -403,26 +474,53 @@ fn reduce_extreme(prim: &Primitive, axes: &[usize], x: &[Array], t: &[Option<Arr
 /// it is `prod / x`; where it has exactly one zero, the zero's position gets
 /// the product of the non-zeros and every other position 0; with two or
 /// more zeros it is 0 everywhere.
-fn reduce_prod(prim: &Primitive, axes: &[usize], x: &[Array], t: &[Option<Array>]) -> Result<(Vec<Array>, Tangents)> {
+fn reduce_prod(
+    prim: &Primitive,
+    axes: &[usize],
+    x: &[Array],
+    t: &[Option<Array>],
+) -> Result<(Vec<Array>, Tangents)> {
     let y = single(prim, x)?;
-    let Some(tx) = &t[0] else { return Ok((vec![y], vec![None])) };
+    let Some(tx) = &t[0] else {
+        return Ok((vec![y], vec![None]));
+    };
     let (xs, shape) = (&x[0], x[0].shape().to_vec());
     let is_zero = lax::try_eq(xs, &lit(0.0, xs))?;
     let zeros_f = lax::try_convert_element_type(&is_zero, xs.dtype())?;
     let n_zero = unreduce(&lax::try_reduce_sum(&zeros_f, axes)?, axes, &shape)?;
     let ones = fit(one(xs), &xs.aval().shape)?;
-    let nonzero_prod = unreduce(&lax::try_reduce_prod(&lax::try_select(&is_zero, &ones, xs)?, axes)?, axes, &shape)?;
+    let nonzero_prod = unreduce(
+        &lax::try_reduce_prod(&lax::try_select(&is_zero, &ones, xs)?, axes)?,
+        axes,
+        &shape,
+    )?;
     let safe_x = lax::try_select(&is_zero, &ones, xs)?;
     let no_zero_case = lax::try_div(&unreduce(&y, axes, &shape)?, &safe_x)?;
     let zero_fill = fit(lit(0.0, xs), &xs.aval().shape)?;
     let one_zero = lax::try_eq(&n_zero, &one(xs))?;
-    let one_zero_case = lax::try_select(&lax::try_bitwise_and(&one_zero, &is_zero)?, &nonzero_prod, &zero_fill)?;
+    let one_zero_case = lax::try_select(
+        &lax::try_bitwise_and(&one_zero, &is_zero)?,
+        &nonzero_prod,
+        &zero_fill,
+    )?;
     let none = lax::try_eq(&n_zero, &lit(0.0, xs))?;
     let others = lax::try_select(&none, &no_zero_case, &one_zero_case)?;
-    Ok((vec![y], vec![Some(lax::try_reduce_sum(&lax::try_mul(tx, &others)?, axes)?)]))
+    Ok((
+        vec![y],
+        vec![Some(lax::try_reduce_sum(
+            &lax::try_mul(tx, &others)?,
+            axes,
+        )?)],
+    ))
 }
 
-fn scatter(prim: &Primitive, axis: usize, kind: ScatterKind, x: &[Array], t: &[Option<Array>]) -> Result<(Vec<Array>, Tangents)> {
+fn scatter(
+    prim: &Primitive,
+    axis: usize,
+    kind: ScatterKind,
+    x: &[Array],
+    t: &[Option<Array>],
+) -> Result<(Vec<Array>, Tangents)> {
     match kind {
         ScatterKind::Set | ScatterKind::Add => linear_scatter(prim, x, t),
         ScatterKind::Min | ScatterKind::Max => scatter_extreme(prim, axis, x, t),
@@ -430,7 +528,11 @@ fn scatter(prim: &Primitive, axis: usize, kind: ScatterKind, x: &[Array], t: &[O
     }
 }
 
-fn linear_scatter(prim: &Primitive, x: &[Array], t: &[Option<Array>]) -> Result<(Vec<Array>, Tangents)> {
+fn linear_scatter(
+    prim: &Primitive,
+    x: &[Array],
+    t: &[Option<Array>],
+) -> Result<(Vec<Array>, Tangents)> {
     let y = single(prim, x)?;
     let to = instantiate(&t[0], &x[0].aval())?;
     let tu = instantiate(&t[2], &x[2].aval())?;
@@ -440,29 +542,52 @@ fn linear_scatter(prim: &Primitive, x: &[Array], t: &[Option<Array>]) -> Result<
 /// Scatter-min/max: like `reduce_max`, the tangent is the mean of the
 /// tangents of every contribution (the operand's and the updates') that
 /// attains the result.
-fn scatter_extreme(prim: &Primitive, axis: usize, x: &[Array], t: &[Option<Array>]) -> Result<(Vec<Array>, Tangents)> {
+fn scatter_extreme(
+    prim: &Primitive,
+    axis: usize,
+    x: &[Array],
+    t: &[Option<Array>],
+) -> Result<(Vec<Array>, Tangents)> {
     let y = single(prim, x)?;
     let (operand, indices, updates) = (&x[0], &x[1], &x[2]);
     let dtype = y.dtype();
     let op_hit = lax::try_convert_element_type(&lax::try_eq(operand, &y)?, dtype)?;
-    let upd_hit = lax::try_convert_element_type(&lax::try_eq(updates, &lax::try_gather(&y, indices, axis)?)?, dtype)?;
+    let upd_hit = lax::try_convert_element_type(
+        &lax::try_eq(updates, &lax::try_gather(&y, indices, axis)?)?,
+        dtype,
+    )?;
     let count = lax::try_scatter_add(&op_hit, indices, &upd_hit, axis)?;
     let to = instantiate(&t[0], &operand.aval())?;
     let tu = instantiate(&t[2], &updates.aval())?;
-    let sum = lax::try_scatter_add(&lax::try_mul(&to, &op_hit)?, indices, &lax::try_mul(&tu, &upd_hit)?, axis)?;
+    let sum = lax::try_scatter_add(
+        &lax::try_mul(&to, &op_hit)?,
+        indices,
+        &lax::try_mul(&tu, &upd_hit)?,
+        axis,
+    )?;
     Ok((vec![y], vec![Some(lax::try_div(&sum, &count)?)]))
 }
 
 /// Scatter-mul is linear in the operand; the derivative with respect to
 /// the updates needs products over duplicate indices and is not supported
 /// (as in JAX without `unique_indices`).
-fn scatter_mul(prim: &Primitive, x: &[Array], t: &[Option<Array>]) -> Result<(Vec<Array>, Tangents)> {
+fn scatter_mul(
+    prim: &Primitive,
+    x: &[Array],
+    t: &[Option<Array>],
+) -> Result<(Vec<Array>, Tangents)> {
     if t[2].is_some() {
-        return Err(Error::NotYetSupported { prim: "scatter (mul) with respect to the updates", rule: "jvp" });
+        return Err(Error::NotYetSupported {
+            prim: "scatter (mul) with respect to the updates",
+            rule: "jvp",
+        });
     }
     let y = single(prim, x)?;
     let to = instantiate(&t[0], &x[0].aval())?;
-    Ok((vec![y], vec![Some(bind1(prim, &[to, x[1].clone(), x[2].clone()])?)]))
+    Ok((
+        vec![y],
+        vec![Some(bind1(prim, &[to, x[1].clone(), x[2].clone()])?)],
+    ))
 }
 
 /// The jvp of a closed jaxpr, by evaluating it under a fresh jvp trace.
@@ -472,9 +597,17 @@ pub(crate) fn jvp_of_jaxpr(
     tangents: &[Option<Array>],
 ) -> Result<(Vec<Array>, Tangents)> {
     let trace = JvpTrace::new(crate::core::current_trace());
-    let inputs: Vec<Array> =
-        primals.iter().zip(tangents).map(|(p, t)| trace.lift(p.clone(), t.clone())).collect();
-    let consts: Vec<Array> = jaxpr.consts.iter().cloned().map(Array::from_buffer).collect();
+    let inputs: Vec<Array> = primals
+        .iter()
+        .zip(tangents)
+        .map(|(p, t)| trace.lift(p.clone(), t.clone()))
+        .collect();
+    let consts: Vec<Array> = jaxpr
+        .consts
+        .iter()
+        .cloned()
+        .map(Array::from_buffer)
+        .collect();
     let outs = with_trace(trace.clone(), || eval_jaxpr(&jaxpr.jaxpr, &consts, &inputs))?;
     Ok(outs.iter().map(|o| trace.unpack(o)).unzip())
 }
@@ -490,7 +623,12 @@ fn custom_jvp_call(
     for (p, t) in primals.iter().zip(tangents) {
         args.push(instantiate(t, &p.aval())?);
     }
-    let consts: Vec<Array> = rule.consts.iter().cloned().map(Array::from_buffer).collect();
+    let consts: Vec<Array> = rule
+        .consts
+        .iter()
+        .cloned()
+        .map(Array::from_buffer)
+        .collect();
     let mut outs = eval_jaxpr(&rule.jaxpr, &consts, &args)?;
     let out_tangents = outs.split_off(outs.len() / 2);
     Ok((outs, out_tangents.into_iter().map(Some).collect()))
