@@ -22,7 +22,7 @@
 //! use rjax::prelude::*;
 //! let x = Array::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
 //! let y = (&x * 2.0 + 1.0).sum();
-//! assert_eq!(y.item::<f32>().unwrap(), 23.0);
+//! assert_eq!(y.item::<f32>().unwrap(), 24.0);
 //! ```
 
 extern crate self as rjax;

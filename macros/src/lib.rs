@@ -21,7 +21,10 @@
 //! `::rjax::Result`; the `rjax` crate declares `extern crate self as rjax;` so
 //! that the derive also works inside rjax itself.
 //!
-//! ```ignore
+//! Usage (compiled and tested as the doctests of `rjax::tree`, since a
+//! proc-macro crate's own doctests cannot depend on `rjax`):
+//!
+//! ```text
 //! #[derive(Clone, rjax::Tree)]
 //! struct Mlp<L> {
 //!     layers: Vec<L>,

@@ -59,7 +59,7 @@ fn with_inputs(
         .collect();
     let mid: Vec<Var> = trailing.iter().map(|a| fresh(a, &mut j.avals)).collect();
     let mut invars = lead;
-    invars.extend(j.constvars.drain(..));
+    invars.append(&mut j.constvars);
     let rest = std::mem::take(&mut j.invars);
     invars.extend(rest[..trailing_unused_at].iter().copied());
     invars.extend(mid);
