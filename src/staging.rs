@@ -189,6 +189,32 @@ pub fn make_jaxpr<A: Tree, B: Tree>(f: impl Fn(&A) -> B) -> impl Fn(&A) -> Resul
             .iter()
             .map(|c| c.try_buffer("make_jaxpr").cloned())
             .collect::<Result<_>>()?;
+        let (jaxpr, consts) = prune(&jaxpr, consts);
         Ok(ClosedJaxpr::new(jaxpr, consts))
     }
+}
+
+/// Dead-code elimination, then dropping constants nothing reads.
+pub(crate) fn prune<C>(jaxpr: &Jaxpr, consts: Vec<C>) -> (Jaxpr, Vec<C>) {
+    let mut jaxpr = rjax_ir::passes::dce(jaxpr);
+    let mut used = vec![false; jaxpr.avals.len()];
+    let atoms = jaxpr
+        .eqns
+        .iter()
+        .flat_map(|e| e.inputs.iter())
+        .chain(jaxpr.outvars.iter());
+    for atom in atoms {
+        if let Atom::Var(v) = atom {
+            used[v.index()] = true;
+        }
+    }
+    let (constvars, consts): (Vec<Var>, Vec<C>) = jaxpr
+        .constvars
+        .iter()
+        .copied()
+        .zip(consts)
+        .filter(|(v, _)| used[v.index()])
+        .unzip();
+    jaxpr.constvars = constvars;
+    (jaxpr, consts)
 }

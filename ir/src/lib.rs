@@ -34,4 +34,4 @@ pub use buffer::{Data, Element, HostBuffer, Scalar};
 pub use dtype::{num_elements, row_major_strides, shape_of, AVal, DType, Shape, ShapeDisplay};
 pub use error::{Error, Result};
 pub use jaxpr::{Atom, ClosedJaxpr, Eqn, Jaxpr, JaxprBuilder, Var};
-pub use primitive::{Primitive, ScatterKind};
+pub use primitive::{Primitive, ScatterKind, PRIMITIVE_NAMES};

@@ -547,3 +547,102 @@ impl Primitive {
         list.into_iter()
     }
 }
+
+/// The name of every primitive, in declaration order. Tests use it to check
+/// that their tables cover every primitive. A new variant must be added
+/// here as well as to [`Primitive::name`] (which the compiler enforces);
+/// [`Primitive::ordinal`] panics for a name missing from this list, and the
+/// shape rules' test of one example per primitive calls it for every
+/// variant.
+pub const PRIMITIVE_NAMES: [&str; 67] = [
+    "neg",
+    "exp",
+    "log",
+    "log1p",
+    "expm1",
+    "sin",
+    "cos",
+    "tanh",
+    "logistic",
+    "sqrt",
+    "rsqrt",
+    "abs",
+    "sign",
+    "floor",
+    "ceil",
+    "round",
+    "erf",
+    "not",
+    "is_finite",
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "rem",
+    "pow",
+    "max",
+    "min",
+    "and",
+    "or",
+    "xor",
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "select",
+    "convert_element_type",
+    "broadcast_in_dim",
+    "reshape",
+    "transpose",
+    "reduce_sum",
+    "reduce_max",
+    "reduce_min",
+    "reduce_prod",
+    "argmax",
+    "argmin",
+    "cumsum",
+    "dot_general",
+    "slice",
+    "pad",
+    "concatenate",
+    "rev",
+    "dynamic_slice",
+    "dynamic_update_slice",
+    "gather",
+    "scatter",
+    "iota",
+    "random_bits",
+    "stop_gradient",
+    "call",
+    "cond",
+    "while",
+    "scan",
+    "custom_jvp_call",
+    "custom_vjp_call",
+    "custom_lin",
+];
+
+impl Primitive {
+    /// The position of this primitive's name in [`PRIMITIVE_NAMES`].
+    pub fn ordinal(&self) -> usize {
+        let index = PRIMITIVE_NAMES.iter().position(|n| *n == self.name());
+        index.expect("internal error: primitive missing from PRIMITIVE_NAMES")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_distinct_and_listed_in_order() {
+        let mut sorted = PRIMITIVE_NAMES.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), PRIMITIVE_NAMES.len());
+        assert_eq!(Primitive::Neg.ordinal(), 0);
+        assert_eq!(Primitive::StopGradient.ordinal(), 59);
+    }
+}

@@ -1246,6 +1246,14 @@ mod tests {
                 vec![f2.clone()],
                 vec![f2.clone()],
             ),
+            (
+                P::CustomLin {
+                    bwd: identity(&[s(F32), f2.clone()]),
+                    num_residuals: 1,
+                },
+                vec![s(F32), s(F32), f2.clone()],
+                vec![f2.clone()],
+            ),
         ]);
         v
     }
@@ -1255,8 +1263,16 @@ mod tests {
         let examples = examples();
         let names: BTreeSet<&str> = examples.iter().map(|(p, _, _)| p.name()).collect();
         assert_eq!(names.len(), examples.len(), "an example is repeated");
-        assert_eq!(names.len(), 66, "a primitive has no example");
+        assert_eq!(
+            names.len(),
+            crate::primitive::PRIMITIVE_NAMES.len(),
+            "a primitive has no example"
+        );
         for (prim, ins, out) in examples {
+            assert_eq!(
+                crate::primitive::PRIMITIVE_NAMES[prim.ordinal()],
+                prim.name()
+            );
             assert_eq!(abstract_eval(&prim, &ins), Ok(out), "{}", prim.name());
         }
     }

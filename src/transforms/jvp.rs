@@ -321,6 +321,13 @@ fn scaled(
 fn mul(x: &[Array], t: &[Option<Array>]) -> Result<(Vec<Array>, Tangents)> {
     let y = lax::try_mul(&x[0], &x[1])?;
     let shape = y.aval().shape;
+    if let (Some(a), Some(b)) = (&t[0], &t[1]) {
+        if x[0].ptr_id() == x[1].ptr_id() && a.ptr_id() == b.ptr_id() {
+            // x * x: one term, 2x * t, as JAX's integer_pow rule gives.
+            let twice = lax::try_mul(&x[0], &lit(2.0, &x[0]))?;
+            return Ok((vec![y], vec![Some(lax::try_mul(a, &twice)?)]));
+        }
+    }
     let tx = scaled(&t[0], || Ok(x[1].clone()), &shape)?;
     let ty = scaled(&t[1], || Ok(x[0].clone()), &shape)?;
     Ok((vec![y], vec![add_opt(tx, ty)?]))

@@ -201,11 +201,8 @@ pub(crate) fn transpose_rule(
             shape,
             broadcast_dimensions,
         } => unbroadcast_in_dim(&ct()?, shape, broadcast_dimensions, &args[0].aval()),
-        P::Reshape { .. } => Ok(vec![Some(lax::try_reshape(&ct()?, &args[0].aval().shape)?)]),
-        P::Transpose { permutation } => Ok(vec![Some(lax::try_transpose(
-            &ct()?,
-            &inverse(permutation),
-        )?)]),
+        P::Reshape { .. } => Ok(vec![Some(reshape(ct()?, &args[0].aval().shape)?)]),
+        P::Transpose { permutation } => Ok(vec![Some(transpose(ct()?, &inverse(permutation))?)]),
         P::ReduceSum { axes } => Ok(vec![Some(unreduce(&ct()?, axes, &args[0].aval().shape)?)]),
         P::ReduceMax { .. } | P::ReduceMin { .. } | P::ReduceProd { .. } => not_linear(prim),
         P::ArgMax { .. } | P::ArgMin { .. } => not_linear(prim),
@@ -330,6 +327,24 @@ fn select(prim: &Primitive, ct: &Array, args: &[LinArg]) -> Result<Vec<Option<Ar
     Ok(out)
 }
 
+/// `reshape`, skipped when the shape already matches.
+fn reshape(x: Array, shape: &[usize]) -> Result<Array> {
+    if x.shape() == shape {
+        Ok(x)
+    } else {
+        lax::try_reshape(&x, shape)
+    }
+}
+
+/// `transpose`, skipped for the identity permutation.
+fn transpose(x: Array, perm: &[usize]) -> Result<Array> {
+    if perm.iter().enumerate().all(|(i, &p)| i == p) {
+        Ok(x)
+    } else {
+        lax::try_transpose(&x, perm)
+    }
+}
+
 fn inverse(perm: &[usize]) -> Vec<usize> {
     let mut inv = vec![0; perm.len()];
     for (i, &p) in perm.iter().enumerate() {
@@ -350,8 +365,12 @@ fn unbroadcast_in_dim(
             Some(i) => operand.shape[i] == 1 && shape[*d] != 1,
         })
         .collect();
-    let reduced = lax::try_reduce_sum(ct, &summed)?;
-    Ok(vec![Some(lax::try_reshape(&reduced, &operand.shape)?)])
+    let reduced = if summed.is_empty() {
+        ct.clone()
+    } else {
+        lax::try_reduce_sum(ct, &summed)?
+    };
+    Ok(vec![Some(reshape(reduced, &operand.shape)?)])
 }
 
 /// Dimension numbers of a `dot_general`.
@@ -405,10 +424,7 @@ fn dot_general(
                 .copied()
                 .chain(order.iter().map(|&k| d.lc[k]))
                 .collect();
-        Ok(vec![
-            Some(lax::try_transpose(&r, &perm_from_source(&src))?),
-            None,
-        ])
+        Ok(vec![Some(transpose(r, &perm_from_source(&src))?), None])
     } else {
         let x = args[0].value(prim)?;
         let r = lax::try_dot_general(x, ct, &x_free, &ct_x_free, d.lb, &ct_batch)?;
@@ -420,10 +436,7 @@ fn dot_general(
                 .chain(order.iter().map(|&k| d.rc[k]))
                 .chain(y_free)
                 .collect();
-        Ok(vec![
-            None,
-            Some(lax::try_transpose(&r, &perm_from_source(&src))?),
-        ])
+        Ok(vec![None, Some(transpose(r, &perm_from_source(&src))?)])
     }
 }
 
