@@ -31,6 +31,7 @@ pub mod array;
 pub mod core;
 mod display;
 pub mod index;
+pub mod jit;
 pub mod jnp;
 pub mod lax;
 pub mod nn;
@@ -40,6 +41,7 @@ pub mod transforms;
 pub mod tree;
 
 pub use array::Array;
+pub use jit::{jit, Jit, JitStats};
 pub use ops::WeakScalar;
 pub use rjax_ir::{DType, Error, Result};
 pub use rjax_macros::Tree;
@@ -55,7 +57,7 @@ pub use tree::{tree_leaves, tree_map, tree_map2, tree_structure, tree_unflatten,
 /// The names most programs need: `use rjax::prelude::*;`.
 pub mod prelude {
     pub use crate::index::{s, IndexItem};
-    pub use crate::{grad, jvp, value_and_grad, value_and_grad_with_aux, vjp};
+    pub use crate::{grad, jit, jvp, value_and_grad, value_and_grad_with_aux, vjp};
     pub use crate::{jnp, lax, make_jaxpr, nn, tree_leaves, tree_map, tree_map2};
     pub use crate::{Array, DType, Tree};
 }

@@ -16,7 +16,7 @@
 use crate::array::Array;
 use crate::core::bind1;
 use crate::jnp::{self, bind_reshape, bind_stop_gradient, fallible, normalize_axis, to_float};
-use rjax_ir::{DType, Primitive, Result, Shape};
+use rjax_ir::{DType, Error, Primitive, Result, Shape, ShapeDisplay};
 use std::slice::from_ref;
 
 pub use crate::jnp::{logsumexp, try_logsumexp};
@@ -73,21 +73,55 @@ fallible! {
 }
 
 fallible! {
-    /// `log(1 + e^x)`, computed without overflow as
-    /// `max(x, 0) + log1p(exp(-|x|))`, as `jax.nn.softplus`.
+    /// `log(1 + e^x)`, as `jax.nn.softplus`: the value is computed without
+    /// overflow as `max(x, 0) + log1p(exp(-|x|))`, and the derivative is
+    /// defined by a custom jvp rule, `t * sigmoid(x)` (JAX gets the same
+    /// from `logaddexp`'s custom jvp). The rule matters at `x = 0`, where
+    /// differentiating the formula would give `1/2` (the tie rule of `max`)
+    /// `- 1/2` (`abs'(0) = 1` in the `log1p` term) `= 0` instead of
+    /// `sigmoid(0) = 1/2`; everywhere else it is cheaper and exactly as
+    /// accurate. Value and derivatives stay finite and exact at `|x| = 1e4`.
     ///
     /// # Example
     /// ```
-    /// use rjax::{nn, Array};
+    /// use rjax::{grad, nn, Array};
     /// let x = Array::from_vec(vec![0.0f32, 1e4], &[2]).unwrap();
     /// let y = nn::softplus(&x).to_vec::<f32>().unwrap();
     /// assert!((y[0] - 2f32.ln()).abs() < 1e-6 && y[1] == 1e4);
+    /// let dy = grad(|x: &Array| nn::softplus(x).sum())(&x);
+    /// assert_eq!(dy.to_vec::<f32>().unwrap(), vec![0.5, 1.0]);
     /// ```
     pub fn softplus / try_softplus(x: &Array) -> Array {
         let x = to_float(x)?;
-        let positive = jnp::try_maximum(&x, &weak(0.0, &x))?;
-        let tail = jnp::try_log1p(&jnp::try_exp(&jnp::try_negative(&jnp::try_abs(&x)?)?)?)?;
-        jnp::try_add(&positive, &tail)
+        let with_rule = crate::transforms::custom::custom_jvp(
+            |x: &Array| infallible(softplus_value(x)),
+            |x: &Array, t: &Array| {
+                let y = infallible(softplus_value(x));
+                let dy = infallible(jnp::try_sigmoid(x).and_then(|s| jnp::try_multiply(t, &s)));
+                (y, dy)
+            },
+        );
+        Ok(with_rule(&x))
+    }
+}
+
+/// `max(x, 0) + log1p(exp(-|x|))` for a float `x`: the overflow-free value
+/// of softplus (its derivative comes from [`softplus`]'s rule).
+#[track_caller]
+fn softplus_value(x: &Array) -> Result<Array> {
+    let positive = jnp::try_maximum(x, &weak(0.0, x))?;
+    let tail = jnp::try_log1p(&jnp::try_exp(&jnp::try_negative(&jnp::try_abs(x)?)?)?)?;
+    jnp::try_add(&positive, &tail)
+}
+
+/// Unwraps a result that cannot be an error: elementwise operations on one
+/// float array and weakly typed scalars have no failing shape or dtype
+/// rule. Used inside `custom_jvp` closures, which return plain arrays.
+#[track_caller]
+fn infallible(result: Result<Array>) -> Array {
+    match result {
+        Ok(y) => y,
+        Err(e) => panic!("internal error: {e}"),
     }
 }
 
@@ -196,6 +230,96 @@ fallible! {
         let (shifted, axis) = shift_by_max("log_softmax", &x, axis)?;
         let total = sum_keep(&jnp::try_exp(&shifted)?, axis)?;
         jnp::try_subtract(&shifted, &jnp::try_log(&total)?)
+    }
+}
+
+fallible! {
+    /// Softmax cross-entropy of `logits` against target probabilities
+    /// `labels` (one-hot or soft labels, same shape as `logits`) along the
+    /// class axis `axis`, as `optax.softmax_cross_entropy`: the
+    /// **per-example** losses `-sum(labels * log_softmax(logits, axis),
+    /// axis)`, of `logits`' shape without `axis`. Take their mean for a
+    /// batch loss. Terms whose label is 0 count as 0 even where the logit is
+    /// `-inf` (a masked class), rather than `0 * -inf = NaN`.
+    ///
+    /// It is computed on logits minus their (gradient-stopped) maximum, so
+    /// the value and the gradient, `softmax(logits) * sum(labels) - labels`,
+    /// stay finite and exact for logits in the thousands.
+    ///
+    /// # Example
+    /// ```
+    /// use rjax::{nn, Array};
+    /// let logits = Array::from_vec(vec![1e4f32, 0.0, 0.0, 0.0], &[2, 2]).unwrap();
+    /// let labels = Array::from_vec(vec![0.0f32, 1.0, 0.5, 0.5], &[2, 2]).unwrap();
+    /// let loss = nn::softmax_cross_entropy(&logits, &labels, -1).to_vec::<f32>().unwrap();
+    /// assert_eq!(loss[0], 1e4);
+    /// assert!((loss[1] - 2f32.ln()).abs() < 1e-6);
+    /// ```
+    pub fn softmax_cross_entropy / try_softmax_cross_entropy(logits: &Array, labels: &Array, axis: isize) -> Array {
+        const OP: &str = "softmax_cross_entropy";
+        if logits.shape() != labels.shape() {
+            let (l, t) = (ShapeDisplay(logits.shape()), ShapeDisplay(labels.shape()));
+            return Err(Error::op(OP, format!("logits {l} and labels {t} must have the same shape")));
+        }
+        let logits = to_float(logits)?;
+        let (shifted, axis) = shift_by_max(OP, &logits, axis)?;
+        let log_norm = jnp::try_log(&sum_keep(&jnp::try_exp(&shifted)?, axis)?)?;
+        let log_probs = jnp::try_subtract(&shifted, &log_norm)?;
+        let terms = jnp::try_multiply(labels, &log_probs)?;
+        let unlabelled = jnp::try_equal(labels, &weak(0.0, labels))?;
+        let terms = jnp::try_where_(&unlabelled, &weak(0.0, &terms), &terms)?;
+        let total = bind1(Primitive::ReduceSum { axes: vec![axis] }, from_ref(&terms))?;
+        jnp::try_negative(&total)
+    }
+}
+
+fallible! {
+    /// Softmax cross-entropy of `logits` (classes on the last axis) against
+    /// integer class `labels` of shape `logits.shape[..-1]`, as
+    /// `optax.softmax_cross_entropy_with_integer_labels`: the
+    /// **per-example** losses `logsumexp(logits) - logits[label]`, of
+    /// `labels`' shape. Take their mean for a batch loss. A label outside
+    /// `0..num_classes` gives a NaN loss (JAX's out-of-bounds `fill`), so a
+    /// bad label cannot go unnoticed; its gradient is 0.
+    ///
+    /// Like [`softmax_cross_entropy`] it works on logits minus their
+    /// (gradient-stopped) maximum: the value and the gradient,
+    /// `softmax(logits) - one_hot(labels)`, are finite and exact for logits
+    /// in the thousands.
+    ///
+    /// # Example
+    /// ```
+    /// use rjax::{nn, Array};
+    /// let logits = Array::from_vec(vec![1e4f32, 0.0, 0.0, 0.0], &[2, 2]).unwrap();
+    /// let labels = Array::from_vec(vec![1i32, 0], &[2]).unwrap();
+    /// let loss = nn::sparse_softmax_cross_entropy(&logits, &labels).to_vec::<f32>().unwrap();
+    /// assert_eq!(loss[0], 1e4);
+    /// assert!((loss[1] - 2f32.ln()).abs() < 1e-6);
+    /// ```
+    pub fn sparse_softmax_cross_entropy / try_sparse_softmax_cross_entropy(logits: &Array, labels: &Array) -> Array {
+        const OP: &str = "sparse_softmax_cross_entropy";
+        if !labels.dtype().is_int() {
+            return Err(Error::op(OP, format!("labels must be integers (i32 or u32), got {}", labels.dtype())));
+        }
+        let (l, t) = (ShapeDisplay(logits.shape()), ShapeDisplay(labels.shape()));
+        let Some((&classes, batch)) = logits.shape().split_last() else {
+            return Err(Error::op(OP, format!("logits {l} need a class axis")));
+        };
+        if batch != labels.shape() {
+            return Err(Error::op(OP, format!("labels {t} must have the shape of logits {l} without its last axis")));
+        }
+        if classes == 0 {
+            return Err(Error::op(OP, format!("logits {l} have no classes")));
+        }
+        let logits = to_float(logits)?;
+        let (shifted, axis) = shift_by_max(OP, &logits, -1)?;
+        let hit = try_one_hot(labels, classes, DType::Bool)?;
+        let picked = jnp::try_where_(&hit, &shifted, &weak(0.0, &shifted))?;
+        let label_logit = bind1(Primitive::ReduceSum { axes: vec![axis] }, from_ref(&picked))?;
+        let total = bind1(Primitive::ReduceSum { axes: vec![axis] }, from_ref(&jnp::try_exp(&shifted)?))?;
+        let loss = jnp::try_subtract(&jnp::try_log(&total)?, &label_logit)?;
+        let in_range = bind1(Primitive::ReduceMax { axes: vec![axis] }, from_ref(&hit))?;
+        jnp::try_where_(&in_range, &loss, &weak(f64::NAN, &loss))
     }
 }
 

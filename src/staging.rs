@@ -127,10 +127,29 @@ impl Trace for StagingTrace {
         loc: &'static Location<'static>,
     ) -> Result<Vec<Array>> {
         if let Some(parent) = &self.known_parent {
-            if !args.iter().any(|a| self.owns(a)) {
+            let owned = args.iter().filter(|a| self.owns(a)).count();
+            if owned == 0 {
                 return parent.process_primitive(prim, args, loc);
             }
+            if let (Primitive::Call { jaxpr, name }, true) = (prim, owned < args.len()) {
+                // Split the call: its known part runs on the parent now.
+                return crate::transforms::call::partial_eval_call(
+                    self, parent, jaxpr, name, args, loc,
+                );
+            }
         }
+        self.stage(prim, args, loc)
+    }
+}
+
+impl StagingTrace {
+    /// Appends `prim(args)` to the jaxpr being built.
+    pub(crate) fn stage(
+        &self,
+        prim: &Primitive,
+        args: &[Array],
+        loc: &'static Location<'static>,
+    ) -> Result<Vec<Array>> {
         let inputs: Vec<Atom> = args.iter().map(|a| self.atom(a)).collect();
         let mut state = self.state.borrow_mut();
         let outs = state.builder.add_eqn(prim.clone(), inputs, Some(loc))?;

@@ -388,6 +388,12 @@ fn run_check(check: &str, case: &Case) -> Option<Result<(), String>> {
         })
         .and_then(|r| r)
         .and_then(|(_, t)| case.compare_all(&t, &expect["hvp"]["out"])),
+        "jit_value" => catch(|| rjax::jit(case.program())(&case.inputs))
+            .and_then(|outs| case.compare_all(&outs, &expect["value"])),
+        "jit_grad" => catch(|| rjax::jit(rjax::grad(scalar_output(case)))(&case.inputs))
+            .and_then(|g| case.compare_all(&g, &expect["grad"])),
+        "grad_jit" => catch(|| rjax::grad(rjax::jit(scalar_output(case)))(&case.inputs))
+            .and_then(|g| case.compare_all(&g, &expect["grad"])),
         _ => return None,
     };
     Some(result)

@@ -144,7 +144,7 @@ pub(crate) fn jvp_rule(
         P::Gather { .. } => linear_in_first(prim, 1, x, t),
         P::Scatter { axis, kind } => scatter(prim, *axis, *kind, x, t),
         P::Iota { .. } | P::RandomBits { .. } | P::StopGradient => zero_tangent(prim, x),
-        P::Call { jaxpr, .. } => jvp_of_jaxpr(jaxpr, x, t),
+        P::Call { jaxpr, name } => crate::transforms::call::jvp_call(jaxpr, name, x, t),
         P::Cond { .. } => Err(Error::NotYetSupported { prim: "cond", rule: "jvp" }),
         P::While { .. } => Err(Error::NotYetSupported { prim: "while", rule: "jvp" }),
         P::Scan { .. } => Err(Error::NotYetSupported { prim: "scan", rule: "jvp" }),
@@ -595,28 +595,6 @@ fn scatter_mul(
         vec![y],
         vec![Some(bind1(prim, &[to, x[1].clone(), x[2].clone()])?)],
     ))
-}
-
-/// The jvp of a closed jaxpr, by evaluating it under a fresh jvp trace.
-pub(crate) fn jvp_of_jaxpr(
-    jaxpr: &rjax_ir::ClosedJaxpr,
-    primals: &[Array],
-    tangents: &[Option<Array>],
-) -> Result<(Vec<Array>, Tangents)> {
-    let trace = JvpTrace::new(crate::core::current_trace());
-    let inputs: Vec<Array> = primals
-        .iter()
-        .zip(tangents)
-        .map(|(p, t)| trace.lift(p.clone(), t.clone()))
-        .collect();
-    let consts: Vec<Array> = jaxpr
-        .consts
-        .iter()
-        .cloned()
-        .map(Array::from_buffer)
-        .collect();
-    let outs = with_trace(trace.clone(), || eval_jaxpr(&jaxpr.jaxpr, &consts, &inputs))?;
-    Ok(outs.iter().map(|o| trace.unpack(o)).unzip())
 }
 
 /// A `custom_jvp_call`: the primal outputs and tangents come from the

@@ -11,6 +11,7 @@
 //! - `custom`: `custom_jvp`, `custom_vjp`.
 
 pub mod autodiff;
+pub(crate) mod call;
 pub mod custom;
 pub mod jvp;
 pub(crate) mod transpose;

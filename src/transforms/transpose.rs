@@ -238,15 +238,7 @@ pub(crate) fn transpose_rule(
         P::Gather { axis } => gather(prim, &ct()?, *axis, args),
         P::Scatter { axis, kind } => scatter(prim, &ct()?, *axis, *kind, args),
         P::Iota { .. } | P::RandomBits { .. } | P::StopGradient => not_linear(prim),
-        P::Call { jaxpr, .. } => {
-            let consts: Vec<Array> = jaxpr
-                .consts
-                .iter()
-                .cloned()
-                .map(Array::from_buffer)
-                .collect();
-            backward_pass(&jaxpr.jaxpr, &consts, args, cts)
-        }
+        P::Call { jaxpr, name } => crate::transforms::call::transpose_call(jaxpr, name, cts, args),
         P::Cond { .. } => Err(Error::NotYetSupported {
             prim: "cond",
             rule: "transpose",

@@ -1,0 +1,224 @@
+//! `jit`: trace a function once per input signature and run the staged
+//! program.
+//!
+//! [`Jit`] traces its function to a jaxpr the first time it sees a
+//! signature — the tree structure of the argument and the dtype and shape
+//! of every leaf (and, once there are several, the device) — and caches
+//! the result. Later calls with the same signature reuse it; a call with a
+//! new signature traces again, and [`Jit::stats`] says why.
+//!
+//! Called eagerly, a jitted function executes its program. Called under
+//! another transformation (`grad`, `make_jaxpr`, another `jit`), it binds
+//! the `call` primitive with its jaxpr, which every transformation keeps as
+//! a call (see `transforms::call`), so the inner program is reused.
+//!
+//! Set `RJAX_LOG_COMPILES=1` to print a line each time a function is
+//! traced, with the reason.
+//!
+//! The staged program currently runs on the reference interpreter; the
+//! Cranelift backend of `rjax-codegen` will take its place behind
+//! [`execute`].
+
+use crate::array::Array;
+use crate::core::{bind, current_trace};
+use crate::jnp::or_panic;
+use crate::staging::{prune, trace_to_jaxpr};
+use crate::transforms::call::close;
+use crate::tree::{tree_leaves, tree_structure, Tree, TreeDef};
+use rjax_ir::{AVal, ClosedJaxpr, HostBuffer, Primitive, Result};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What a jitted function is specialised on.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Signature {
+    structure: TreeDef,
+    avals: Vec<AVal>,
+}
+
+impl Signature {
+    /// Why `self` needed a new trace, compared with the previous signature.
+    fn difference(&self, previous: &Signature) -> String {
+        if self.structure != previous.structure {
+            return format!(
+                "argument structure changed from {} to {}",
+                previous.structure, self.structure
+            );
+        }
+        for (i, (now, before)) in self.avals.iter().zip(&previous.avals).enumerate() {
+            if now != before {
+                return format!("argument leaf {i} changed from {before} to {now}");
+            }
+        }
+        "a signature seen before was evicted".to_string()
+    }
+}
+
+/// A traced program and the output tree to rebuild results with.
+struct Entry<B> {
+    jaxpr: Arc<ClosedJaxpr>,
+    out_template: B,
+}
+
+/// Counters of a jitted function's tracing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JitStats {
+    /// How many times the function was traced.
+    pub traces: usize,
+    /// How many calls reused a cached trace.
+    pub cache_hits: usize,
+    /// Why the most recent trace happened.
+    pub last_trace_reason: Option<String>,
+}
+
+/// A jitted function: see the [module docs](self).
+pub struct Jit<A, B, F> {
+    f: F,
+    name: String,
+    cache: RefCell<HashMap<Signature, Arc<Entry<B>>>>,
+    last_signature: RefCell<Option<Signature>>,
+    stats: RefCell<JitStats>,
+    _args: std::marker::PhantomData<fn(&A)>,
+}
+
+impl<A: Tree, B: Tree, F: Fn(&A) -> B> Jit<A, B, F> {
+    /// Wraps `f`; nothing is traced until the first call.
+    pub fn new(f: F) -> Jit<A, B, F> {
+        let name = std::any::type_name::<F>()
+            .rsplit("::")
+            .nth(1)
+            .unwrap_or("jit")
+            .to_string();
+        Jit {
+            f,
+            name,
+            cache: RefCell::default(),
+            last_signature: RefCell::default(),
+            stats: RefCell::default(),
+            _args: std::marker::PhantomData,
+        }
+    }
+
+    /// Tracing counters so far.
+    pub fn stats(&self) -> JitStats {
+        self.stats.borrow().clone()
+    }
+
+    /// Calls the function.
+    ///
+    /// # Panics
+    /// With the error of [`Jit::try_call`].
+    #[track_caller]
+    pub fn call(&self, args: &A) -> B {
+        or_panic(self.try_call(args))
+    }
+
+    /// Calls the function, returning errors (shape errors while tracing,
+    /// a concrete value needed while tracing, execution failures).
+    ///
+    /// # Errors
+    /// As described.
+    pub fn try_call(&self, args: &A) -> Result<B> {
+        let leaves = tree_leaves(args);
+        let signature = Signature {
+            structure: tree_structure(args),
+            avals: leaves.iter().map(Array::aval).collect(),
+        };
+        let cached = self.cache.borrow().get(&signature).cloned();
+        let (entry, lifted) = match cached {
+            Some(entry) => {
+                self.stats.borrow_mut().cache_hits += 1;
+                (entry, Vec::new())
+            }
+            None => self.trace(args, signature)?,
+        };
+        let outs = if current_trace().tag().is_none() && lifted.is_empty() {
+            execute(&entry.jaxpr, &leaves)?
+        } else {
+            let operands: Vec<Array> = lifted.into_iter().chain(leaves).collect();
+            bind(
+                Primitive::Call {
+                    jaxpr: entry.jaxpr.clone(),
+                    name: self.name.clone(),
+                },
+                &operands,
+            )?
+        };
+        crate::tree::tree_unflatten(&entry.out_template, outs)
+    }
+
+    /// Traces for a new signature. A program that captures tracers of an
+    /// enclosing transformation gets them as leading operands and is not
+    /// cached (the tracers belong to this one call).
+    fn trace(&self, args: &A, signature: Signature) -> Result<(Arc<Entry<B>>, Vec<Array>)> {
+        let reason = match self.last_signature.borrow().as_ref() {
+            None => "first call".to_string(),
+            Some(previous) => signature.difference(previous),
+        };
+        if std::env::var_os("RJAX_LOG_COMPILES").is_some_and(|v| v != "0") {
+            eprintln!("rjax: tracing {} ({reason})", self.name);
+        }
+        let out_template = RefCell::new(None);
+        let (jaxpr, consts) = trace_to_jaxpr(&signature.avals, |tracers| {
+            let traced_args = args.unflatten_from(&mut tracers.iter().cloned())?;
+            let out = (self.f)(&traced_args);
+            let out_leaves = tree_leaves(&out);
+            *out_template.borrow_mut() = Some(out);
+            Ok(out_leaves)
+        })?;
+        let (jaxpr, consts) = prune(&jaxpr, consts);
+        let (closed, lifted) = close(jaxpr, consts);
+        let out_template = out_template
+            .into_inner()
+            .expect("internal error: jit traced no output");
+        let entry = Arc::new(Entry {
+            jaxpr: closed,
+            out_template,
+        });
+        {
+            let mut stats = self.stats.borrow_mut();
+            stats.traces += 1;
+            stats.last_trace_reason = Some(reason);
+        }
+        if lifted.is_empty() {
+            self.cache
+                .borrow_mut()
+                .insert(signature.clone(), entry.clone());
+        }
+        *self.last_signature.borrow_mut() = Some(signature);
+        Ok((entry, lifted))
+    }
+}
+
+/// Runs a closed jaxpr on concrete arrays.
+///
+/// # Errors
+/// [`rjax_ir::Error::Concretization`] if an argument is a tracer, or an
+/// execution error.
+pub(crate) fn execute(jaxpr: &ClosedJaxpr, args: &[Array]) -> Result<Vec<Array>> {
+    let buffers: Vec<HostBuffer> = args
+        .iter()
+        .map(|a| a.try_buffer("jit").cloned())
+        .collect::<Result<_>>()?;
+    let outs = rjax_ir::interp::interpret_closed(jaxpr, &buffers)?;
+    Ok(outs.into_iter().map(Array::from_buffer).collect())
+}
+
+/// Compiles `f` for each new input signature and runs the staged program;
+/// see the [module docs](self). Use [`Jit::new`] to see tracing counters.
+///
+/// # Example
+/// ```
+/// use rjax::{jit, Array};
+/// let f = jit(|x: &Array| (x * 2.0).exp().sum());
+/// let y = f(&Array::from_vec(vec![0.0f32, 0.0], &[2]).unwrap());
+/// assert_eq!(y.item::<f32>().unwrap(), 2.0);
+/// ```
+///
+/// # Panics
+/// The returned function panics with the error of [`Jit::try_call`].
+pub fn jit<A: Tree, B: Tree>(f: impl Fn(&A) -> B) -> impl Fn(&A) -> B {
+    let jitted = Jit::new(f);
+    move |args: &A| jitted.call(args)
+}
