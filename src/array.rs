@@ -45,6 +45,15 @@ pub(crate) enum TracerKind {
         /// Its tangent; `None` when it is known to be zero.
         tangent: Option<Array>,
     },
+    /// A value with a batch axis, for `vmap`: `value` holds every example,
+    /// stacked along `axis`; `None` means the value is the same for every
+    /// example (not mapped).
+    Batch {
+        /// All examples' values.
+        value: Array,
+        /// The axis of `value` that indexes examples, if any.
+        axis: Option<usize>,
+    },
 }
 
 impl Array {

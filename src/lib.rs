@@ -36,6 +36,7 @@ pub mod jnp;
 pub mod lax;
 pub mod nn;
 mod ops;
+pub mod random;
 pub mod staging;
 pub mod transforms;
 pub mod tree;
@@ -52,12 +53,13 @@ pub use transforms::autodiff::{
     value_and_grad_with_aux, vjp,
 };
 pub use transforms::custom::{custom_jvp, custom_vjp, stop_gradient};
+pub use transforms::vmap::{try_vmap, try_vmap_axes, vmap, vmap_axes};
 pub use tree::{tree_leaves, tree_map, tree_map2, tree_structure, tree_unflatten, Tree, TreeDef};
 
 /// The names most programs need: `use rjax::prelude::*;`.
 pub mod prelude {
     pub use crate::index::{s, IndexItem};
-    pub use crate::{grad, jit, jvp, value_and_grad, value_and_grad_with_aux, vjp};
-    pub use crate::{jnp, lax, make_jaxpr, nn, tree_leaves, tree_map, tree_map2};
+    pub use crate::{grad, jit, jvp, value_and_grad, value_and_grad_with_aux, vjp, vmap};
+    pub use crate::{jnp, lax, make_jaxpr, nn, random, tree_leaves, tree_map, tree_map2};
     pub use crate::{Array, DType, Tree};
 }

@@ -3,10 +3,18 @@
 //!
 //! Every function is a composition of primitives (through [`jnp`]), so it
 //! works eagerly and under every transformation. The numerically delicate
-//! ones follow JAX's formulations: `softplus` never overflows, and
-//! `softmax`, `log_softmax` and [`logsumexp`] subtract the maximum (with its
-//! gradient stopped) before exponentiating, so they stay finite and exact at
-//! `|x|` in the thousands.
+//! ones follow JAX's formulations, so that values *and derivatives* (first
+//! and higher order, forward and reverse) stay finite and exact at `|x|` in
+//! the thousands:
+//!
+//! - [`softplus`] computes `max(x, 0) + log1p(exp(-|x|))` and carries a
+//!   custom jvp rule, `t * sigmoid(x)`, which is exact everywhere, the kink
+//!   at 0 of the formula included.
+//! - [`softmax`], [`log_softmax`], [`logsumexp`] and the cross-entropies
+//!   ([`softmax_cross_entropy`], [`sparse_softmax_cross_entropy`], which
+//!   return per-example losses as optax does) subtract the maximum, with its
+//!   gradient stopped, before exponentiating: the maximum's tie rule then
+//!   plays no part in the derivative, and equal logits share it equally.
 //!
 //! Integer inputs to the float-valued functions become `f32`, as in JAX.
 //! `relu` and `relu6` are written as selects on `x <= 0` (rather than
@@ -251,15 +259,21 @@ fallible! {
     /// use rjax::{nn, Array};
     /// let logits = Array::from_vec(vec![1e4f32, 0.0, 0.0, 0.0], &[2, 2]).unwrap();
     /// let labels = Array::from_vec(vec![0.0f32, 1.0, 0.5, 0.5], &[2, 2]).unwrap();
-    /// let loss = nn::softmax_cross_entropy(&logits, &labels, -1).to_vec::<f32>().unwrap();
+    /// let loss = nn::softmax_cross_entropy(&logits, &labels, -1);
+    /// let loss = loss.to_vec::<f32>().unwrap();
     /// assert_eq!(loss[0], 1e4);
     /// assert!((loss[1] - 2f32.ln()).abs() < 1e-6);
     /// ```
-    pub fn softmax_cross_entropy / try_softmax_cross_entropy(logits: &Array, labels: &Array, axis: isize) -> Array {
+    pub fn softmax_cross_entropy / try_softmax_cross_entropy(
+        logits: &Array,
+        labels: &Array,
+        axis: isize,
+    ) -> Array {
         const OP: &str = "softmax_cross_entropy";
         if logits.shape() != labels.shape() {
             let (l, t) = (ShapeDisplay(logits.shape()), ShapeDisplay(labels.shape()));
-            return Err(Error::op(OP, format!("logits {l} and labels {t} must have the same shape")));
+            let message = format!("logits {l} and labels {t} must have the same shape");
+            return Err(Error::op(OP, message));
         }
         let logits = to_float(logits)?;
         let (shifted, axis) = shift_by_max(OP, &logits, axis)?;
@@ -292,21 +306,28 @@ fallible! {
     /// use rjax::{nn, Array};
     /// let logits = Array::from_vec(vec![1e4f32, 0.0, 0.0, 0.0], &[2, 2]).unwrap();
     /// let labels = Array::from_vec(vec![1i32, 0], &[2]).unwrap();
-    /// let loss = nn::sparse_softmax_cross_entropy(&logits, &labels).to_vec::<f32>().unwrap();
+    /// let loss = nn::sparse_softmax_cross_entropy(&logits, &labels);
+    /// let loss = loss.to_vec::<f32>().unwrap();
     /// assert_eq!(loss[0], 1e4);
     /// assert!((loss[1] - 2f32.ln()).abs() < 1e-6);
     /// ```
-    pub fn sparse_softmax_cross_entropy / try_sparse_softmax_cross_entropy(logits: &Array, labels: &Array) -> Array {
+    pub fn sparse_softmax_cross_entropy / try_sparse_softmax_cross_entropy(
+        logits: &Array,
+        labels: &Array,
+    ) -> Array {
         const OP: &str = "sparse_softmax_cross_entropy";
         if !labels.dtype().is_int() {
-            return Err(Error::op(OP, format!("labels must be integers (i32 or u32), got {}", labels.dtype())));
+            let message = format!("labels must be integers (i32 or u32), got {}", labels.dtype());
+            return Err(Error::op(OP, message));
         }
         let (l, t) = (ShapeDisplay(logits.shape()), ShapeDisplay(labels.shape()));
         let Some((&classes, batch)) = logits.shape().split_last() else {
             return Err(Error::op(OP, format!("logits {l} need a class axis")));
         };
         if batch != labels.shape() {
-            return Err(Error::op(OP, format!("labels {t} must have the shape of logits {l} without its last axis")));
+            let message =
+                format!("labels {t} must have the shape of logits {l} without its last axis");
+            return Err(Error::op(OP, message));
         }
         if classes == 0 {
             return Err(Error::op(OP, format!("logits {l} have no classes")));
@@ -315,10 +336,13 @@ fallible! {
         let (shifted, axis) = shift_by_max(OP, &logits, -1)?;
         let hit = try_one_hot(labels, classes, DType::Bool)?;
         let picked = jnp::try_where_(&hit, &shifted, &weak(0.0, &shifted))?;
-        let label_logit = bind1(Primitive::ReduceSum { axes: vec![axis] }, from_ref(&picked))?;
-        let total = bind1(Primitive::ReduceSum { axes: vec![axis] }, from_ref(&jnp::try_exp(&shifted)?))?;
+        let sum = |x: &Array| bind1(Primitive::ReduceSum { axes: vec![axis] }, from_ref(x));
+        let label_logit = sum(&picked)?;
+        let total = sum(&jnp::try_exp(&shifted)?)?;
         let loss = jnp::try_subtract(&jnp::try_log(&total)?, &label_logit)?;
-        let in_range = bind1(Primitive::ReduceMax { axes: vec![axis] }, from_ref(&hit))?;
+        let below = jnp::try_less(labels, &weak(classes as f64, labels))?;
+        let not_negative = jnp::try_greater_equal(labels, &weak(0.0, labels))?;
+        let in_range = jnp::try_logical_and(&not_negative, &below)?;
         jnp::try_where_(&in_range, &loss, &weak(f64::NAN, &loss))
     }
 }

@@ -82,6 +82,9 @@ impl StagingTrace {
                 TracerKind::Jvp { .. } => {
                     panic!("internal error: a jvp tracer carries a staging tag")
                 }
+                TracerKind::Batch { .. } => {
+                    panic!("internal error: a batch tracer carries a staging tag")
+                }
             },
             Repr::Concrete(b) if b.shape().is_empty() => Atom::Lit(b.data().get(0)),
             Repr::Concrete(_) | Repr::Traced(_) => Atom::Var(self.const_var(array)),

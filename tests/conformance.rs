@@ -394,6 +394,21 @@ fn run_check(check: &str, case: &Case) -> Option<Result<(), String>> {
             .and_then(|g| case.compare_all(&g, &expect["grad"])),
         "grad_jit" => catch(|| rjax::grad(rjax::jit(scalar_output(case)))(&case.inputs))
             .and_then(|g| case.compare_all(&g, &expect["grad"])),
+        "vmap" => catch(|| {
+            let batched: Vec<Array> = expect["vmap"]["inputs"]
+                .as_array()
+                .expect("vmap inputs")
+                .iter()
+                .map(|t| to_array(&parse_tensor(t)))
+                .collect();
+            let eager = rjax::try_vmap(case.program())(&batched).map_err(|e| e.to_string())?;
+            case.compare_all(&eager, &expect["vmap"]["out"])
+                .map_err(|m| format!("vmap: {m}"))?;
+            let jitted = rjax::jit(rjax::vmap(case.program()))(&batched);
+            case.compare_all(&jitted, &expect["vmap"]["out"])
+                .map_err(|m| format!("jit(vmap): {m}"))
+        })
+        .and_then(|r| r),
         _ => return None,
     };
     Some(result)

@@ -20,6 +20,11 @@
 //! reference interpreter of `rjax-ir`.
 #![deny(missing_docs)]
 
+pub mod kernel;
+pub mod kernel_interp;
+pub mod math;
+pub mod program;
+
 use rjax_ir::{AVal, ClosedJaxpr, Error, HostBuffer, Result};
 
 /// Where an executable runs.

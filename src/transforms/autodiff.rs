@@ -324,6 +324,14 @@ pub fn try_vjp<A: Tree + Clone, B: Tree>(
 
 /// The value and gradient of a scalar function, on flat leaves.
 fn value_and_grad_flat(f: &FlatFn, leaves: &[Array]) -> Result<(Vec<Array>, Vec<Array>)> {
+    // Integer leaves (PRNG keys among them) get zero gradients beside float
+    // ones; with no float leaf at all there is nothing to differentiate.
+    if !leaves.iter().any(|l| l.dtype().is_float()) {
+        return Err(Error::op(
+            "grad",
+            "no float inputs to differentiate with respect to (keys and integers have no gradient)",
+        ));
+    }
     let (outs, lin) = linearize_flat(f, leaves)?;
     let value = &outs[0];
     if !value.dtype().is_float() || value.ndim() != 0 {

@@ -59,6 +59,7 @@ impl JvpTrace {
             Repr::Traced(t) if t.tag == self.tag => match &t.kind {
                 TracerKind::Jvp { primal, tangent } => (primal.clone(), tangent.clone()),
                 TracerKind::Staged { .. } => panic!("internal error: staged tracer with a jvp tag"),
+                TracerKind::Batch { .. } => panic!("internal error: batch tracer with a jvp tag"),
             },
             Repr::Concrete(_) | Repr::Traced(_) => (array.clone(), None),
         }

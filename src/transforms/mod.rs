@@ -9,12 +9,17 @@
 //! - `autodiff`: the public API (`grad`, `value_and_grad`, `jvp`, `vjp`,
 //!   `linearize`, `jacfwd`, `jacrev`, `hessian`).
 //! - `custom`: `custom_jvp`, `custom_vjp`.
+//! - [`batching`](batching/index.html): the batching trace and its rule
+//!   table; [`vmap`](vmap/index.html): the public `vmap` API.
 
 pub mod autodiff;
+pub mod batching;
+pub(crate) mod batching_rules;
 pub(crate) mod call;
 pub mod custom;
 pub mod jvp;
 pub(crate) mod transpose;
+pub mod vmap;
 
 use crate::array::Array;
 use crate::core::bind;
