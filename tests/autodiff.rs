@@ -233,10 +233,46 @@ fn softplus_derivative_at_zero_is_one_half() {
         let (_, lin) = linearize(nn::softplus, &zero);
         assert_eq!(f64s(&lin(&scalar(2.0, dtype))), vec![1.0]);
         assert_eq!(f64s(&grad(grad(nn::softplus))(&zero)), vec![0.25]);
+        // Compiled, both ways round.
+        assert_eq!(f64s(&rjax::jit(grad(nn::softplus))(&zero)), vec![0.5]);
+        assert_eq!(f64s(&grad(rjax::jit(nn::softplus))(&zero)), vec![0.5]);
     }
     // Integer inputs become f32, as in JAX.
     let ints = Array::from_vec(vec![0i32, 1], &[2]).unwrap();
     assert_eq!(nn::softplus(&ints).dtype(), DType::F32);
+}
+
+#[test]
+fn softplus_rule_survives_vmap() {
+    // softplus binds custom_jvp_call under every transformation, vmap
+    // included: batched values, and derivatives of the batched function.
+    let xs = arr(&[-1e4, 0.0, 1.0, 1e4, -1.0, 100.0], &[3, 2], DType::F64);
+    let batched = vmap(|row: &Array| nn::softplus(row).sum());
+    let want: Vec<f64> = [(-1e4, 0.0), (1.0, 1e4), (-1.0, 100.0)]
+        .iter()
+        .map(|&(a, b)| softplus(a) + softplus(b))
+        .collect();
+    assert_close(
+        "vmap softplus",
+        &f64s(&batched(&xs)),
+        &want,
+        value_tol(DType::F64),
+    );
+    let g = grad(|xs: &Array| batched(xs).sum())(&xs);
+    let want: Vec<f64> = [-1e4, 0.0, 1.0, 1e4, -1.0, 100.0].map(sigmoid).to_vec();
+    assert_close(
+        "grad vmap softplus",
+        &f64s(&g),
+        &want,
+        deriv_tol(DType::F64),
+    );
+    let per_row = vmap(grad(|x: &Array| nn::softplus(x).sum()))(&xs);
+    assert_close(
+        "vmap grad softplus",
+        &f64s(&per_row),
+        &want,
+        deriv_tol(DType::F64),
+    );
 }
 
 #[test]
@@ -667,7 +703,7 @@ fn golden_grad_of_linear_classifier_loss() {
         (x.matmul(w) + b - &y).square().mean()
     };
     let params = (data(&[2, 1], 2.0, DType::F32), data(&[1], 3.0, DType::F32));
-    check_grad_jaxpr("grad_linear_classifier", &loss, &params);
+    check_grad_jaxpr("grad_linear_classifier", loss, &params);
 }
 
 #[test]
@@ -686,7 +722,7 @@ fn golden_grad_of_mlp_loss() {
         data(&[16, 3], 4.0, DType::F32),
         data(&[3], 5.0, DType::F32),
     );
-    check_grad_jaxpr("grad_mlp", &loss, &params);
+    check_grad_jaxpr("grad_mlp", loss, &params);
 }
 
 #[test]
@@ -986,9 +1022,7 @@ fn custom_vjp_uses_bwd_and_refuses_forward_mode() {
     // Forward mode is a clear error, as in JAX. The custom function
     // panics (it returns a plain Array), so catch the panic.
     let message = |r: std::thread::Result<Array>| {
-        let payload = r
-            .err()
-            .expect("forward mode of a custom_vjp function must fail");
+        let payload = r.expect_err("forward mode of a custom_vjp function must fail");
         payload
             .downcast_ref::<String>()
             .cloned()

@@ -15,13 +15,15 @@
 //! 4. A cache of executables keyed by (jaxpr fingerprint, input avals,
 //!    device).
 //!
-//! Today only the entry point's signature exists: [`compile`] reports that
-//! compilation is not available yet, and `rjax` runs everything through the
-//! reference interpreter of `rjax-ir`.
+//! [`compile`] runs this pipeline for the CPU ([`cpu`]); the GPU backend
+//! does not exist yet.
 #![deny(missing_docs)]
 
+pub mod cpu;
+pub mod fusion;
 pub mod kernel;
 pub mod kernel_interp;
+pub mod lower;
 pub mod math;
 pub mod program;
 
@@ -48,17 +50,23 @@ pub trait Executable: Send + Sync {
 
 /// Compiles `jaxpr` for inputs of `in_avals` on `device`.
 ///
+/// On the CPU: `fusion::plan` turns the jaxpr into a [`program::Program`],
+/// `math::expand` rewrites the transcendental operations of every kernel,
+/// and the Cranelift backend ([`cpu::compile_program`]) compiles the result.
+///
 /// # Errors
-/// Always, for now: [`Error::NotYetSupported`], because the compiler has
-/// not been written yet.
+/// What fusion or the backend reports for programs they cannot handle;
+/// [`Error::NotYetSupported`] for GPU devices.
 pub fn compile(
     jaxpr: &ClosedJaxpr,
     in_avals: &[AVal],
     device: Device,
 ) -> Result<Box<dyn Executable>> {
-    let _ = (jaxpr, in_avals, device);
-    Err(Error::NotYetSupported {
-        prim: "call",
-        rule: "compile",
-    })
+    match device {
+        Device::Cpu => Ok(Box::new(cpu::compile_jaxpr(jaxpr, in_avals)?)),
+        Device::Cuda(_) => Err(Error::NotYetSupported {
+            prim: "call",
+            rule: "compile for cuda",
+        }),
+    }
 }

@@ -14,6 +14,10 @@
 //! 5. [`interp`]: the reference interpreter, plain loops over
 //!    [`HostBuffer`]s. It is the oracle every backend and transformation is
 //!    tested against.
+//! 6. [`passes`]: semantics-preserving rewrites of jaxprs (dead-code and
+//!    common-subexpression elimination, constant folding, algebraic
+//!    simplification, inlining of `call`), combined by `passes::optimize`
+//!    before compilation.
 //!
 //! Every rule table is a `match` over [`Primitive`] without a wildcard arm,
 //! so adding a primitive fails to compile until each table handles it.

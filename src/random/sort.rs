@@ -32,9 +32,8 @@ pub(super) fn sort_lanes(
 ) -> Result<(Array, Vec<Array>)> {
     let (b, n) = (hi.shape()[0], hi.shape()[1]);
     let p = n.next_power_of_two();
-    let pad = |x: &Array, value: Array| {
-        lax::try_pad(x, &value, &[0, 0], &[0, (p - n) as i64], &[0, 0])
-    };
+    let pad =
+        |x: &Array, value: Array| lax::try_pad(x, &value, &[0, 0], &[0, (p - n) as i64], &[0, 0]);
     // Columns: hi, lo, index, payloads...
     let mut cols = vec![
         pad(hi, Array::scalar(u32::MAX))?,
@@ -42,7 +41,10 @@ pub(super) fn sort_lanes(
         lax::try_iota(DType::I32, &[b, p], 1)?,
     ];
     for x in payloads {
-        cols.push(pad(x, lax::try_convert_element_type(&Array::scalar(0i32), x.dtype())?)?);
+        cols.push(pad(
+            x,
+            lax::try_convert_element_type(&Array::scalar(0i32), x.dtype())?,
+        )?);
     }
     let mut k = 2;
     while k <= p {
@@ -58,7 +60,9 @@ pub(super) fn sort_lanes(
         .map(|c| lax::try_slice(c, &[0, 0], &[b, n], &[]))
         .collect::<Result<Vec<_>>>()?;
     let mut cols = cols.into_iter().skip(2);
-    let index = cols.next().expect("internal error: sort lost its index column");
+    let index = cols
+        .next()
+        .expect("internal error: sort lost its index column");
     Ok((index, cols.collect()))
 }
 

@@ -431,16 +431,15 @@ pub fn try_value_and_grad_with_aux<A: Tree, X: Tree>(
     }
 }
 
-/// One-hot basis vectors for a leaf, each shaped like it.
-fn basis(leaf: &Array) -> Vec<Array> {
-    let n = leaf.size();
-    (0..n)
-        .map(|j| {
-            let mut values = vec![0.0; n];
-            values[j] = 1.0;
-            crate::jnp::creation_from_f64s(&values, leaf.shape(), leaf.dtype())
-        })
-        .collect()
+/// The standard basis of arrays of `shape`, stacked along a new leading
+/// axis: shape `[n] ++ shape`, with `n` the number of elements.
+fn basis(shape: &[usize], dtype: rjax_ir::DType) -> Array {
+    let n: usize = shape.iter().product();
+    let values: Vec<f64> = (0..n * n)
+        .map(|i| if i / n == i % n { 1.0 } else { 0.0 })
+        .collect();
+    let stacked: Vec<usize> = std::iter::once(n).chain(shape.iter().copied()).collect();
+    crate::jnp::creation_from_f64s(&values, &stacked, dtype)
 }
 
 /// Stacks per-element derivatives (each shaped `inner`) into an array of
@@ -476,29 +475,35 @@ pub fn jacfwd<A: Tree>(f: impl Fn(&A) -> Array) -> impl Fn(&A) -> A {
 }
 
 fn jacfwd_impl<A: Tree>(f: &dyn Fn(&A) -> Array, x: &A) -> Result<A> {
+    // JAX's jacfwd: the jvp, vmapped over the standard basis of each leaf.
+    use crate::transforms::vmap::{vmap_flat, Axes};
     let leaves = tree_leaves(x);
     let out_template = RefCell::new(None);
     let flat = flatten_fn(f, x, &out_template);
     let zero_tangents: Vec<Option<Array>> = vec![None; leaves.len()];
-    let (outs, _) = jvp_flat(&flat, &leaves, &zero_tangents)?;
-    let out_aval = outs[0].aval();
     let mut jac_leaves = Vec::with_capacity(leaves.len());
     for (i, leaf) in leaves.iter().enumerate() {
-        let mut columns = Vec::new();
-        if leaf.dtype().is_float() {
-            for e in basis(leaf) {
-                let mut tangents = zero_tangents.clone();
-                tangents[i] = Some(e);
-                columns.push(jvp_flat(&flat, &leaves, &tangents)?.1.swap_remove(0));
-            }
+        let n = leaf.size();
+        if !leaf.dtype().is_float() || n == 0 {
+            let out = jvp_flat(&flat, &leaves, &zero_tangents)?.0.swap_remove(0);
+            jac_leaves.push(assemble(vec![], leaf.shape(), out.shape(), out.dtype(), false)?);
+            continue;
         }
-        jac_leaves.push(assemble(
-            columns,
-            leaf.shape(),
-            &out_aval.shape,
-            out_aval.dtype,
-            false,
-        )?);
+        let basis = basis(leaf.shape(), leaf.dtype());
+        let push = |t: &[Array]| -> Result<Vec<Array>> {
+            let mut tangents = zero_tangents.clone();
+            tangents[i] = Some(t[0].clone());
+            Ok(vec![jvp_flat(&flat, &leaves, &tangents)?.1.swap_remove(0)])
+        };
+        let columns = vmap_flat(&push, &[basis], &Axes::Leading, &Axes::Leading)?.swap_remove(0);
+        // [n, out..] -> [out.., n] -> out.shape ++ leaf.shape
+        let moved = crate::transforms::batching::moveaxis(&columns, 0, columns.ndim() - 1)?;
+        let shape: Vec<isize> = columns.shape()[1..]
+            .iter()
+            .chain(leaf.shape())
+            .map(|&s| s as isize)
+            .collect();
+        jac_leaves.push(crate::jnp::try_reshape(&moved, &shape)?);
     }
     crate::tree::tree_unflatten(x, jac_leaves)
 }
@@ -513,21 +518,37 @@ pub fn jacrev<A: Tree>(f: impl Fn(&A) -> Array) -> impl Fn(&A) -> A {
 }
 
 fn jacrev_impl<A: Tree>(f: &dyn Fn(&A) -> Array, x: &A) -> Result<A> {
+    // JAX's jacrev: the pull-back, vmapped over the standard basis of the
+    // output.
+    use crate::transforms::vmap::{vmap_flat, Axes};
     let leaves = tree_leaves(x);
     let out_template = RefCell::new(None);
     let flat = flatten_fn(f, x, &out_template);
     let (outs, lin) = linearize_flat(&flat, &leaves)?;
     let out = &outs[0];
-    let mut rows: Vec<Vec<Array>> = vec![Vec::new(); leaves.len()];
-    for e in basis(out) {
-        for (i, ct) in lin.transpose(&[e])?.into_iter().enumerate() {
-            rows[i].push(ct);
-        }
+    let m = out.size();
+    if m == 0 {
+        let jac_leaves = leaves
+            .iter()
+            .map(|leaf| assemble(vec![], out.shape(), leaf.shape(), leaf.dtype(), true))
+            .collect::<Result<Vec<_>>>()?;
+        return crate::tree::tree_unflatten(x, jac_leaves);
     }
+    let basis = basis(out.shape(), out.dtype());
+    let pull = |ct: &[Array]| lin.transpose(&[ct[0].clone()]);
+    let rows = vmap_flat(&pull, &[basis], &Axes::Leading, &Axes::Leading)?;
     let jac_leaves = leaves
         .iter()
         .zip(rows)
-        .map(|(leaf, r)| assemble(r, out.shape(), leaf.shape(), leaf.dtype(), true))
+        .map(|(leaf, r)| {
+            let shape: Vec<isize> = out
+                .shape()
+                .iter()
+                .chain(leaf.shape())
+                .map(|&s| s as isize)
+                .collect();
+            crate::jnp::try_reshape(&r, &shape)
+        })
         .collect::<Result<Vec<_>>>()?;
     crate::tree::tree_unflatten(x, jac_leaves)
 }

@@ -153,7 +153,7 @@ pub(crate) fn batch_rule(
         P::Transpose { permutation } => front(x, d, size, |v| {
             lax::try_transpose(v, &[&[0], &plus1(permutation)[..]].concat())
         }),
-        P::ReduceSum { axes } => front(x, d, size, |v| lax::try_reduce_sum(v, axes)),
+        P::ReduceSum { axes } => front(x, d, size, |v| lax::try_reduce_sum(v, &plus1(axes))),
         P::ReduceMax { axes } => front(x, d, size, |v| lax::try_reduce_max(v, &plus1(axes))),
         P::ReduceMin { axes } => front(x, d, size, |v| lax::try_reduce_min(v, &plus1(axes))),
         P::ReduceProd { axes } => front(x, d, size, |v| lax::try_reduce_prod(v, &plus1(axes))),
@@ -368,7 +368,7 @@ fn dot_general(
             let r = moveaxis(r, b, 0)?;
             let y = lax::try_dot_general(l, &r, lc, &plus1(rc), lb, &plus1(rb))?;
             let lhs_free = l.ndim() - lb.len() - lc.len();
-            Ok((vec![y], vec![Some(lb.len() + lhs_free)]))
+            Ok((vec![y], vec![Some(lb.len() + lhs_free - usize::from(lhs_free > 0))]))
         }
         (None, None) => {
             let y = lax::try_dot_general(l, r, lc, rc, lb, rb)?;

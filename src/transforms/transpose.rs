@@ -12,7 +12,7 @@
 use crate::array::Array;
 use crate::lax;
 use crate::transforms::jvp::{lit, unreduce, zeros};
-use rjax_ir::{AVal, Atom, Error, Jaxpr, Primitive, Result, ScatterKind};
+use rjax_ir::{AVal, Atom, DType, Error, Jaxpr, Primitive, Result, ScatterKind};
 
 /// An operand of a linear equation, as its transpose rule sees it.
 #[derive(Clone)]
@@ -569,7 +569,12 @@ fn gather(
     args: &[LinArg],
 ) -> Result<Vec<Option<Array>>> {
     let idx = args[1].value(prim)?;
-    let t = lax::try_scatter_add(&zeros(&args[0].aval())?, idx, ct, axis)?;
+    let operand = args[0].aval();
+    // `gather` clamps out-of-range indices but `scatter` drops them: clamp
+    // first, so each cotangent goes back to the element it was read from.
+    let last = lit(operand.shape[axis].saturating_sub(1) as f64, idx);
+    let clamped = lax::try_min(&lax::try_max(idx, &lit(0.0, idx))?, &last)?;
+    let t = lax::try_scatter_add(&zeros(&operand)?, &clamped, ct, axis)?;
     Ok(vec![Some(t), None])
 }
 
@@ -583,10 +588,10 @@ fn scatter(
     let idx = args[1].value(prim)?;
     let updates = args[2].aval();
     let (t_operand, t_updates) = match kind {
-        ScatterKind::Add => (ct.clone(), lax::try_gather(ct, idx, axis)?),
+        ScatterKind::Add => (ct.clone(), landed_only(ct, idx, axis, kind, &updates)?),
         ScatterKind::Set => {
             let cleared = lax::try_scatter(ct, idx, &zeros(&updates)?, axis, ScatterKind::Set)?;
-            (cleared, lax::try_gather(ct, idx, axis)?)
+            (cleared, landed_only(ct, idx, axis, kind, &updates)?)
         }
         ScatterKind::Mul => {
             let factors = args[2].value(prim)?;
@@ -602,4 +607,32 @@ fn scatter(
         None,
         args[2].is_linear().then_some(t_updates),
     ])
+}
+
+/// `gather(ct, idx)` for the updates that reached the result, zero for the
+/// others: `scatter` drops out-of-range indices, and with `Set` only the
+/// last of several updates to one index survives.
+fn landed_only(
+    ct: &Array,
+    idx: &Array,
+    axis: usize,
+    kind: ScatterKind,
+    updates: &AVal,
+) -> Result<Array> {
+    let size = ct.shape()[axis];
+    let landed = if kind == ScatterKind::Set && size > 0 {
+        // Scatter each update's position; an update landed if its own
+        // position is what its index holds afterwards.
+        let position =
+            lax::try_reshape(&lax::try_iota(DType::I32, &[idx.size()], 0)?, idx.shape())?;
+        let unwritten = crate::jnp::full(&[size], -1.0, DType::I32);
+        let writer = lax::try_scatter(&unwritten, idx, &position, 0, ScatterKind::Set)?;
+        lax::try_eq(&lax::try_gather(&writer, idx, 0)?, &position)?
+    } else {
+        let below = lax::try_lt(idx, &lit(size as f64, idx))?;
+        lax::try_bitwise_and(&lax::try_ge(idx, &lit(0.0, idx))?, &below)?
+    };
+    let dims: Vec<usize> = (axis..axis + idx.ndim()).collect();
+    let landed = lax::try_broadcast_in_dim(&landed, &updates.shape, &dims)?;
+    lax::try_select(&landed, &lax::try_gather(ct, idx, axis)?, &zeros(updates)?)
 }

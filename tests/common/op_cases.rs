@@ -79,6 +79,9 @@ pub enum Kind {
     /// A bool or integer result (or operands): no tangent flows through it;
     /// derivatives of the (converted) result must be 0.
     NonFloat(&'static str),
+    /// The value passes through, but its derivative is defined to be 0
+    /// (`stop_gradient`): jvp and vjp must be 0, finite differences are not.
+    StopsGradient(&'static str),
     /// Reverse mode only, by design: forward mode of a `custom_vjp`
     /// function is an error (as in JAX); vjp is checked against finite
     /// differences.
@@ -97,22 +100,28 @@ pub enum Kind {
     },
 }
 
-/// Finite-difference settings.
+/// Tolerances.
 #[derive(Clone, Copy, Debug)]
 pub struct Fd {
-    /// Step, relative to `max(1, max |x|)`.
+    /// Finite-difference step, relative to `max(1, max |x|)`.
     pub step: f64,
-    /// Relative tolerance on the derivative.
+    /// Relative tolerance of derivatives against finite differences.
     pub rtol: f64,
+    /// Relative tolerance of identities that hold up to rounding (the
+    /// adjoint identity, `jvp(f, x, t) == f(t)` for linear `f`).
+    pub exact: f64,
 }
 
 /// Central differences with `h = 1e-6`: truncation error `h^2 |f'''| / 6`
 /// is ~1e-13 for the functions here, rounding error about
 /// `10 ulp * |f| / h` ~ 2e-9 |f|; `1e-5` relative leaves a wide margin
 /// while any wrong rule is off by O(1).
+/// Identities that hold up to rounding get `1e-12` relative to the sum of
+/// absolute terms: a few hundred ulp.
 pub const DEFAULT_FD: Fd = Fd {
     step: 1e-6,
     rtol: 1e-5,
+    exact: 1e-12,
 };
 
 /// Where the primitive shows up when the builder is staged.
@@ -186,9 +195,9 @@ impl OpCase {
             ..self
         }
     }
-    const fn fd(self, step: f64, rtol: f64) -> OpCase {
+    const fn fd(self, step: f64, rtol: f64, exact: f64) -> OpCase {
         OpCase {
-            fd: Fd { step, rtol },
+            fd: Fd { step, rtol, exact },
             ..self
         }
     }
@@ -208,6 +217,7 @@ impl OpCase {
             Kind::Smooth => "smooth".to_string(),
             Kind::PiecewiseConstant(why) => format!("piecewise constant: {why}"),
             Kind::NonFloat(why) => format!("non-float: {why}"),
+            Kind::StopsGradient(why) => format!("stops the gradient: {why}"),
             Kind::ReverseOnly(why) => format!("reverse only: {why}"),
             Kind::NotYetSupported { reason, .. } => format!("not yet supported: {reason}"),
         }
@@ -237,36 +247,66 @@ pub static OP_CASES: &[OpCase] = &[
     OpCase::new("neg", X23, |x| lax::try_neg(&x[0]))
         .linear()
         .generic(Generic::Unary(lax::try_neg)),
-    OpCase::new("exp", &[op(S23, Domain::Interval(-2.0, 2.0))], |x| lax::try_exp(&x[0]))
-        .note("smooth everywhere; programs keep its input in (-2, 2) so compositions stay finite")
-        .generic(Generic::Unary(lax::try_exp)),
-    OpCase::new("log", &[op(S23, Domain::Interval(0.2, 3.0))], |x| lax::try_log(&x[0]))
-        .generic(Generic::Unary(lax::try_log)),
-    OpCase::new("log1p", &[op(S23, Domain::Interval(-0.7, 2.0))], |x| lax::try_log1p(&x[0]))
-        .generic(Generic::Unary(lax::try_log1p)),
-    OpCase::new("expm1", &[op(S23, Domain::Interval(-2.0, 2.0))], |x| lax::try_expm1(&x[0]))
-        .generic(Generic::Unary(lax::try_expm1)),
-    OpCase::new("sin", &[op(S23, Domain::Any(-3.0, 3.0))], |x| lax::try_sin(&x[0]))
-        .generic(Generic::Unary(lax::try_sin)),
-    OpCase::new("cos", &[op(S23, Domain::Any(-3.0, 3.0))], |x| lax::try_cos(&x[0]))
-        .generic(Generic::Unary(lax::try_cos)),
+    OpCase::new("exp", &[op(S23, Domain::Interval(-2.0, 2.0))], |x| {
+        lax::try_exp(&x[0])
+    })
+    .note("smooth everywhere; programs keep its input in (-2, 2) so compositions stay finite")
+    .generic(Generic::Unary(lax::try_exp)),
+    OpCase::new("log", &[op(S23, Domain::Interval(0.2, 3.0))], |x| {
+        lax::try_log(&x[0])
+    })
+    .generic(Generic::Unary(lax::try_log)),
+    OpCase::new("log1p", &[op(S23, Domain::Interval(-0.7, 2.0))], |x| {
+        lax::try_log1p(&x[0])
+    })
+    .generic(Generic::Unary(lax::try_log1p)),
+    OpCase::new("expm1", &[op(S23, Domain::Interval(-2.0, 2.0))], |x| {
+        lax::try_expm1(&x[0])
+    })
+    .generic(Generic::Unary(lax::try_expm1)),
+    OpCase::new("sin", &[op(S23, Domain::Any(-3.0, 3.0))], |x| {
+        lax::try_sin(&x[0])
+    })
+    .generic(Generic::Unary(lax::try_sin)),
+    OpCase::new("cos", &[op(S23, Domain::Any(-3.0, 3.0))], |x| {
+        lax::try_cos(&x[0])
+    })
+    .generic(Generic::Unary(lax::try_cos)),
     OpCase::new("tanh", X23, |x| lax::try_tanh(&x[0])).generic(Generic::Unary(lax::try_tanh)),
-    OpCase::new("logistic", &[op(S23, Domain::Any(-3.0, 3.0))], |x| lax::try_logistic(&x[0]))
-        .generic(Generic::Unary(lax::try_logistic)),
-    OpCase::new("sqrt", &[op(S23, Domain::Interval(0.2, 3.0))], |x| lax::try_sqrt(&x[0]))
-        .generic(Generic::Unary(lax::try_sqrt)),
-    OpCase::new("rsqrt", &[op(S23, Domain::Interval(0.2, 3.0))], |x| lax::try_rsqrt(&x[0]))
-        .generic(Generic::Unary(lax::try_rsqrt)),
+    OpCase::new("logistic", &[op(S23, Domain::Any(-3.0, 3.0))], |x| {
+        lax::try_logistic(&x[0])
+    })
+    .generic(Generic::Unary(lax::try_logistic)),
+    OpCase::new("sqrt", &[op(S23, Domain::Interval(0.2, 3.0))], |x| {
+        lax::try_sqrt(&x[0])
+    })
+    .generic(Generic::Unary(lax::try_sqrt)),
+    OpCase::new("rsqrt", &[op(S23, Domain::Interval(0.2, 3.0))], |x| {
+        lax::try_rsqrt(&x[0])
+    })
+    .generic(Generic::Unary(lax::try_rsqrt)),
     OpCase::new("abs", &[op(S23, NONZERO)], |x| lax::try_abs(&x[0]))
         .note("kink at 0: sampled away from it, and kept out of random programs"),
     OpCase::new("sign", &[op(S23, NONZERO)], |x| lax::try_sign(&x[0]))
         .kind(Kind::PiecewiseConstant("jump at 0, constant elsewhere")),
-    OpCase::new("floor", &[op(S23, Domain::OffGrid(3.0))], |x| lax::try_floor(&x[0]))
-        .kind(Kind::PiecewiseConstant("jumps at integers, constant elsewhere")),
-    OpCase::new("ceil", &[op(S23, Domain::OffGrid(3.0))], |x| lax::try_ceil(&x[0]))
-        .kind(Kind::PiecewiseConstant("jumps at integers, constant elsewhere")),
-    OpCase::new("round", &[op(S23, Domain::OffGrid(3.0))], |x| lax::try_round(&x[0]))
-        .kind(Kind::PiecewiseConstant("jumps at half-integers, constant elsewhere")),
+    OpCase::new("floor", &[op(S23, Domain::OffGrid(3.0))], |x| {
+        lax::try_floor(&x[0])
+    })
+    .kind(Kind::PiecewiseConstant(
+        "jumps at integers, constant elsewhere",
+    )),
+    OpCase::new("ceil", &[op(S23, Domain::OffGrid(3.0))], |x| {
+        lax::try_ceil(&x[0])
+    })
+    .kind(Kind::PiecewiseConstant(
+        "jumps at integers, constant elsewhere",
+    )),
+    OpCase::new("round", &[op(S23, Domain::OffGrid(3.0))], |x| {
+        lax::try_round(&x[0])
+    })
+    .kind(Kind::PiecewiseConstant(
+        "jumps at half-integers, constant elsewhere",
+    )),
     OpCase::new("erf", X23, |x| lax::try_erf(&x[0])).generic(Generic::Unary(lax::try_erf)),
     OpCase::new("not", &[op(S23, NONZERO)], |x| {
         f64_of(&lax::try_bitwise_not(&lax::try_gt(&x[0], &zero())?)?)
@@ -276,28 +316,41 @@ pub static OP_CASES: &[OpCase] = &[
     OpCase::new("is_finite", X23, |x| f64_of(&lax::try_is_finite(&x[0])?))
         .kind(Kind::NonFloat("bool result, zero derivative")),
     // ---- elementwise binary -----------------------------------------------
-    OpCase::new("add", &[op(S23, ANY), op(&[], ANY)], |x| lax::try_add(&x[0], &x[1]))
-        .note("rank-0 second operand (broadcast in jvp, summed in transpose)")
-        .linear()
-        .generic(Generic::Binary(|a, b, _| lax::try_add(a, b))),
+    OpCase::new("add", &[op(S23, ANY), op(&[], ANY)], |x| {
+        lax::try_add(&x[0], &x[1])
+    })
+    .note("rank-0 second operand (broadcast in jvp, summed in transpose)")
+    .linear()
+    .generic(Generic::Binary(|a, b, _| lax::try_add(a, b))),
     OpCase::new("sub", XY23, |x| lax::try_sub(&x[0], &x[1]))
         .linear()
         .generic(Generic::Binary(|a, b, _| lax::try_sub(a, b))),
     OpCase::new("mul", XY23, |x| lax::try_mul(&x[0], &x[1]))
         .generic(Generic::Binary(|a, b, _| lax::try_mul(a, b))),
-    OpCase::new("mul", &[op(&[], ANY), op(S23, ANY)], |x| lax::try_mul(&x[0], &x[1]))
-        .note("rank-0 first operand"),
+    OpCase::new("mul", &[op(&[], ANY), op(S23, ANY)], |x| {
+        lax::try_mul(&x[0], &x[1])
+    })
+    .note("rank-0 first operand"),
     OpCase::new("mul", X23, |x| lax::try_mul(&x[0], &x[0]))
         .note("x * x with the same array twice (the rule's single-term path)"),
-    OpCase::new("div", &[op(S23, ANY), op(S23, DIVISOR)], |x| lax::try_div(&x[0], &x[1]))
-        .generic(Generic::Binary(|a, b, _| lax::try_div(a, b))),
-    OpCase::new("rem", &[op(S23, Domain::RemDividend), op(S23, DIVISOR)], |x| {
-        lax::try_rem(&x[0], &x[1])
+    OpCase::new("div", &[op(S23, ANY), op(S23, DIVISOR)], |x| {
+        lax::try_div(&x[0], &x[1])
     })
+    .generic(Generic::Binary(|a, b, _| lax::try_div(a, b))),
+    OpCase::new(
+        "rem",
+        &[op(S23, Domain::RemDividend), op(S23, DIVISOR)],
+        |x| lax::try_rem(&x[0], &x[1]),
+    )
     .note("x / y away from integers, where rem jumps"),
-    OpCase::new("pow", &[op(S23, Domain::Interval(0.3, 2.5)), op(S23, Domain::Interval(-2.0, 2.0))], |x| {
-        lax::try_pow(&x[0], &x[1])
-    })
+    OpCase::new(
+        "pow",
+        &[
+            op(S23, Domain::Interval(0.3, 2.5)),
+            op(S23, Domain::Interval(-2.0, 2.0)),
+        ],
+        |x| lax::try_pow(&x[0], &x[1]),
+    )
     .generic(Generic::Binary(|a, b, _| lax::try_pow(a, b))),
     OpCase::new("max", XY23_DISTINCT, |x| lax::try_max(&x[0], &x[1]))
         .note("no ties")
@@ -319,7 +372,10 @@ pub static OP_CASES: &[OpCase] = &[
     })
     .kind(Kind::NonFloat(BITWISE_REASON)),
     OpCase::new("eq", XY23_DISTINCT, |x| {
-        f64_of(&lax::try_eq(&x[0], &lax::try_select(&pattern(S23)?, &x[0], &x[1])?)?)
+        f64_of(&lax::try_eq(
+            &x[0],
+            &lax::try_select(&pattern(S23)?, &x[0], &x[1])?,
+        )?)
     })
     .note("x == select(pattern, x, y): equal exactly where the pattern is true")
     .kind(Kind::NonFloat(CMP_REASON)),
@@ -334,10 +390,14 @@ pub static OP_CASES: &[OpCase] = &[
     OpCase::new("ge", XY23_DISTINCT, |x| f64_of(&lax::try_ge(&x[0], &x[1])?))
         .kind(Kind::NonFloat(CMP_REASON)),
     // ---- other elementwise ------------------------------------------------
-    OpCase::new("select", XY23, |x| lax::try_select(&pattern(S23)?, &x[0], &x[1]))
-        .note("constant predicate")
-        .linear()
-        .generic(Generic::Binary(|a, b, _| lax::try_select(&pattern(a.shape())?, a, b))),
+    OpCase::new("select", XY23, |x| {
+        lax::try_select(&pattern(S23)?, &x[0], &x[1])
+    })
+    .note("constant predicate")
+    .linear()
+    .generic(Generic::Binary(|a, b, _| {
+        lax::try_select(&pattern(a.shape())?, a, b)
+    })),
     OpCase::new("select", &[op(S23, ANY), op(&[], ANY)], |x| {
         lax::try_select(&pattern(S23)?, &x[0], &x[1])
     })
@@ -346,12 +406,18 @@ pub static OP_CASES: &[OpCase] = &[
     OpCase::new("convert_element_type", X23, |x| {
         f64_of(&lax::try_convert_element_type(&x[0], DType::F32)?)
     })
-    .note("f64 -> f32 -> f64; f32 rounding (1.2e-7) needs h = 1e-2 and rtol 1e-4")
+    .note(
+        "f64 -> f32 -> f64; f32 rounding (6e-8 relative) needs h = 1e-2 and rtol 1e-4 \
+         against finite differences, and f32-level 1e-6 for the adjoint identity \
+         (<f32(ct), t> and <ct, f32(t)> round differently)",
+    )
     .linear()
-    .fd(1e-2, 1e-4),
-    OpCase::new("convert_element_type", &[op(S23, Domain::OffGrid(3.0))], |x| {
-        f64_of(&lax::try_convert_element_type(&x[0], DType::I32)?)
-    })
+    .fd(1e-2, 1e-4, 1e-6),
+    OpCase::new(
+        "convert_element_type",
+        &[op(S23, Domain::OffGrid(3.0))],
+        |x| f64_of(&lax::try_convert_element_type(&x[0], DType::I32)?),
+    )
     .note("f64 -> i32 (truncation) -> f64")
     .kind(Kind::PiecewiseConstant("truncation to an integer dtype")),
     // ---- shape ------------------------------------------------------------
@@ -364,23 +430,41 @@ pub static OP_CASES: &[OpCase] = &[
     OpCase::new("reshape", X23, |x| lax::try_reshape(&x[0], &[3, 2]))
         .linear()
         .generic(Generic::Reshaping(g_reshape)),
-    OpCase::new("transpose", &[op(&[2, 3, 4], ANY)], |x| lax::try_transpose(&x[0], &[2, 0, 1]))
-        .linear()
-        .generic(Generic::Reshaping(g_transpose)),
-    // ---- reductions -------------------------------------------------------
-    OpCase::new("reduce_sum", &[op(&[2, 3, 2], ANY)], |x| lax::try_reduce_sum(&x[0], &[0, 2]))
-        .linear()
-        .generic(Generic::Reshaping(|x, s| lax::try_reduce_sum(x, &one_axis(x, s)))),
-    OpCase::new("reduce_max", &[op(S23, DISTINCT)], |x| lax::try_reduce_max(&x[0], &[1]))
-        .note("no ties")
-        .generic(Generic::Reshaping(|x, s| lax::try_reduce_max(x, &one_axis(x, s)))),
-    OpCase::new("reduce_min", &[op(&[3, 2], DISTINCT)], |x| lax::try_reduce_min(&x[0], &[0]))
-        .note("no ties")
-        .generic(Generic::Reshaping(|x, s| lax::try_reduce_min(x, &one_axis(x, s)))),
-    OpCase::new("reduce_prod", &[op(S23, Domain::AwayFromZero(0.3, 1.5))], |x| {
-        lax::try_reduce_prod(&x[0], &[1])
+    OpCase::new("transpose", &[op(&[2, 3, 4], ANY)], |x| {
+        lax::try_transpose(&x[0], &[2, 0, 1])
     })
-    .generic(Generic::Reshaping(|x, s| lax::try_reduce_prod(x, &one_axis(x, s)))),
+    .linear()
+    .generic(Generic::Reshaping(g_transpose)),
+    // ---- reductions -------------------------------------------------------
+    OpCase::new("reduce_sum", &[op(&[2, 3, 2], ANY)], |x| {
+        lax::try_reduce_sum(&x[0], &[0, 2])
+    })
+    .linear()
+    .generic(Generic::Reshaping(|x, s| {
+        lax::try_reduce_sum(x, &one_axis(x, s))
+    })),
+    OpCase::new("reduce_max", &[op(S23, DISTINCT)], |x| {
+        lax::try_reduce_max(&x[0], &[1])
+    })
+    .note("no ties")
+    .generic(Generic::Reshaping(|x, s| {
+        lax::try_reduce_max(x, &one_axis(x, s))
+    })),
+    OpCase::new("reduce_min", &[op(&[3, 2], DISTINCT)], |x| {
+        lax::try_reduce_min(&x[0], &[0])
+    })
+    .note("no ties")
+    .generic(Generic::Reshaping(|x, s| {
+        lax::try_reduce_min(x, &one_axis(x, s))
+    })),
+    OpCase::new(
+        "reduce_prod",
+        &[op(S23, Domain::AwayFromZero(0.3, 1.5))],
+        |x| lax::try_reduce_prod(&x[0], &[1]),
+    )
+    .generic(Generic::Reshaping(|x, s| {
+        lax::try_reduce_prod(x, &one_axis(x, s))
+    })),
     OpCase::new("reduce_prod", &[op(S23, Domain::WithZeros(1))], |x| {
         lax::try_reduce_prod(&x[0], &[1])
     })
@@ -400,22 +484,28 @@ pub static OP_CASES: &[OpCase] = &[
     OpCase::new("cumsum", X23, |x| lax::try_cumsum(&x[0], 1, false))
         .linear()
         .generic(Generic::Reshaping(g_cumsum)),
-    OpCase::new("cumsum", &[op(&[3, 2], ANY)], |x| lax::try_cumsum(&x[0], 0, true))
-        .note("reverse")
-        .linear(),
+    OpCase::new("cumsum", &[op(&[3, 2], ANY)], |x| {
+        lax::try_cumsum(&x[0], 0, true)
+    })
+    .note("reverse")
+    .linear(),
     // ---- contraction ------------------------------------------------------
     OpCase::new("dot_general", &[op(S23, ANY), op(&[3, 4], ANY)], |x| {
         lax::try_dot_general(&x[0], &x[1], &[1], &[0], &[], &[])
     })
     .note("matrix product")
     .generic(Generic::Binary(g_dot)),
-    OpCase::new("dot_general", &[op(&[3, 2, 4], ANY), op(&[4, 2, 5], ANY)], |x| {
-        lax::try_dot_general(&x[0], &x[1], &[2], &[0], &[1], &[1])
-    })
+    OpCase::new(
+        "dot_general",
+        &[op(&[3, 2, 4], ANY), op(&[4, 2, 5], ANY)],
+        |x| lax::try_dot_general(&x[0], &x[1], &[2], &[0], &[1], &[1]),
+    )
     .note("batch dimension in the middle of both operands"),
-    OpCase::new("dot_general", &[op(&[2, 3, 2], ANY), op(&[3, 2], ANY)], |x| {
-        lax::try_dot_general(&x[0], &x[1], &[2, 1], &[1, 0], &[], &[])
-    })
+    OpCase::new(
+        "dot_general",
+        &[op(&[2, 3, 2], ANY), op(&[3, 2], ANY)],
+        |x| lax::try_dot_general(&x[0], &x[1], &[2, 1], &[1, 0], &[], &[]),
+    )
     .note("two contracted dimensions paired out of order"),
     // ---- slicing and joining ----------------------------------------------
     OpCase::new("slice", &[op(&[4, 5], ANY)], |x| {
@@ -444,9 +534,11 @@ pub static OP_CASES: &[OpCase] = &[
     .note("second start index clamped from 4 to 2")
     .linear()
     .generic(Generic::Reshaping(g_dynamic_slice)),
-    OpCase::new("dynamic_update_slice", &[op(&[4, 5], ANY), op(&[2, 2], ANY)], |x| {
-        lax::try_dynamic_update_slice(&x[0], &x[1], &[index(1), index(4)])
-    })
+    OpCase::new(
+        "dynamic_update_slice",
+        &[op(&[4, 5], ANY), op(&[2, 2], ANY)],
+        |x| lax::try_dynamic_update_slice(&x[0], &x[1], &[index(1), index(4)]),
+    )
     .note("second start index clamped from 4 to 3")
     .linear()
     .generic(Generic::Binary(g_dynamic_update_slice)),
@@ -482,13 +574,17 @@ pub static OP_CASES: &[OpCase] = &[
     })
     .note("set, duplicate indices (the last update wins)")
     .linear(),
-    OpCase::new("scatter", &[op(&[4, 2], DISTINCT), op(&[3, 2], DISTINCT)], |x| {
-        lax::try_scatter(&x[0], &indices(&[2, 0, 2])?, &x[1], 0, ScatterKind::Max)
-    })
+    OpCase::new(
+        "scatter",
+        &[op(&[4, 2], DISTINCT), op(&[3, 2], DISTINCT)],
+        |x| lax::try_scatter(&x[0], &indices(&[2, 0, 2])?, &x[1], 0, ScatterKind::Max),
+    )
     .note("max, duplicate indices, no ties"),
-    OpCase::new("scatter", &[op(&[2, 4], DISTINCT), op(&[2, 3], DISTINCT)], |x| {
-        lax::try_scatter(&x[0], &indices(&[1, 3, 1])?, &x[1], 1, ScatterKind::Min)
-    })
+    OpCase::new(
+        "scatter",
+        &[op(&[2, 4], DISTINCT), op(&[2, 3], DISTINCT)],
+        |x| lax::try_scatter(&x[0], &indices(&[1, 3, 1])?, &x[1], 1, ScatterKind::Min),
+    )
     .note("min along axis 1, duplicate indices, no ties"),
     OpCase::new("scatter", &[op(&[4, 3], ANY)], |x| {
         let factors = Array::from_vec(vec![1.5, -0.5, 2.0, 0.25, 3.0, -1.0], &[2, 3])?;
@@ -522,13 +618,19 @@ pub static OP_CASES: &[OpCase] = &[
         .kind(Kind::NonFloat("no operands, integer result")),
     OpCase::new("random_bits", X23, |_| {
         let key = Array::from_vec((1..=8u32).collect(), &[8])?;
-        let bits = bind1(Primitive::RandomBits { shape: Shape::from_slice(S23) }, &[key])?;
+        let bits = bind1(
+            Primitive::RandomBits {
+                shape: Shape::from_slice(S23),
+            },
+            &[key],
+        )?;
         lax::try_mul(&f64_of(&bits)?, &Array::scalar(1.0 / 4_294_967_296.0))
     })
     .note("u32 key in, u32 bits out (scaled to [0, 1) as f64)")
     .kind(Kind::NonFloat("integer key and result")),
-    OpCase::new("stop_gradient", X23, |x| lax::try_stop_gradient(&x[0]))
-        .kind(Kind::PiecewiseConstant("identity whose derivative is defined to be zero")),
+    OpCase::new("stop_gradient", X23, |x| lax::try_stop_gradient(&x[0])).kind(Kind::StopsGradient(
+        "identity whose derivative is defined to be zero",
+    )),
     // ---- higher order -----------------------------------------------------
     OpCase::new("call", XY23, |x| call_case(&x[0], &x[1]))
         .note("a make_jaxpr'd a * exp(b) + c with a captured constant c")
@@ -652,7 +754,8 @@ fn while_case(x: &[Array]) -> Result<Array> {
 
 fn scan_case(x: &[Array]) -> Result<Array> {
     let slice = (x[0].clone(), jnp::zeros(&[3], DType::F64));
-    let body = make_jaxpr(|p: &(Array, Array)| (lax::add(&p.0, &p.1), lax::mul(&p.0, &p.1)))(&slice)?;
+    let body =
+        make_jaxpr(|p: &(Array, Array)| (lax::add(&p.0, &p.1), lax::mul(&p.0, &p.1)))(&slice)?;
     let prim = Primitive::Scan {
         body: Arc::new(body),
         length: 4,
@@ -759,7 +862,11 @@ fn g_concatenate(a: &Array, b: &Array, seed: u64) -> Result<Array> {
 }
 
 fn g_dynamic_slice(x: &Array, seed: u64) -> Result<Array> {
-    let sizes: Vec<usize> = x.shape().iter().map(|&n| n.saturating_sub(1).max(1)).collect();
+    let sizes: Vec<usize> = x
+        .shape()
+        .iter()
+        .map(|&n| n.saturating_sub(1).max(1))
+        .collect();
     let starts: Vec<Array> = (0..x.ndim())
         .map(|d| index(((seed >> (2 * d)) % 3) as i32))
         .collect();
@@ -767,7 +874,11 @@ fn g_dynamic_slice(x: &Array, seed: u64) -> Result<Array> {
 }
 
 fn g_dynamic_update_slice(a: &Array, b: &Array, seed: u64) -> Result<Array> {
-    let sizes: Vec<usize> = b.shape().iter().map(|&n| n.saturating_sub(1).max(1)).collect();
+    let sizes: Vec<usize> = b
+        .shape()
+        .iter()
+        .map(|&n| n.saturating_sub(1).max(1))
+        .collect();
     let zeros: Vec<Array> = (0..b.ndim()).map(|_| index(0)).collect();
     let update = lax::try_dynamic_slice(b, &zeros, &sizes)?;
     let starts: Vec<Array> = (0..a.ndim())
@@ -803,7 +914,8 @@ fn g_scatter_add(a: &Array, b: &Array, seed: u64) -> Result<Array> {
 }
 
 fn g_call(x: &Array) -> Result<Array> {
-    let jaxpr = make_jaxpr(|v: &Array| lax::mul(&lax::tanh(v), &lax::add(v, &Array::scalar(0.5f64))))(x)?;
+    let jaxpr =
+        make_jaxpr(|v: &Array| lax::mul(&lax::tanh(v), &lax::add(v, &Array::scalar(0.5f64))))(x)?;
     let prim = Primitive::Call {
         jaxpr: Arc::new(jaxpr),
         name: "tanh_poly".to_string(),

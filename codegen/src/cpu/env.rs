@@ -61,8 +61,17 @@ pub(crate) fn host_isa() -> Result<OwnedTargetIsa> {
             .map_err(|e| backend_error(format!("cannot set cranelift flag {name}: {e}")))
     };
     set(&mut flags, "opt_level", "speed")?;
-    set(&mut flags, "enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" })?;
-    let isa_builder = cranelift_native::builder().map_err(|e| backend_error(format!("host ISA not supported: {e}")))?;
+    set(
+        &mut flags,
+        "enable_verifier",
+        if cfg!(debug_assertions) {
+            "true"
+        } else {
+            "false"
+        },
+    )?;
+    let isa_builder = cranelift_native::builder()
+        .map_err(|e| backend_error(format!("host ISA not supported: {e}")))?;
     isa_builder
         .finish(settings::Flags::new(flags))
         .map_err(|e| backend_error(format!("cannot build the host ISA: {e}")))

@@ -28,7 +28,7 @@ use cranelift_frontend::{FunctionBuilder, Variable};
 use rjax_ir::{Result, Scalar};
 
 use super::env::{clif_type, elem_size, error};
-use super::simd::VectorPlan;
+use super::simd::{KernelTypes, VectorPlan};
 use crate::kernel::{
     AccId, BinaryOp, BufId, Const, Expr, Index, Kernel, LoopId, ScalarType, Stmt, UnaryOp, ValueId,
 };
@@ -61,23 +61,28 @@ pub(crate) fn mem_flags() -> MemFlagsData {
 pub(crate) fn choose_split(body: &[Stmt]) -> Option<(LoopId, usize)> {
     let mut chain = Vec::new();
     let mut block = body;
-    loop {
-        let (last, lets) = match block.split_last() {
-            Some(x) => x,
-            None => break,
-        };
+    while let Some((last, lets)) = block.split_last() {
         if !lets.iter().all(|s| matches!(s, Stmt::Let { .. })) {
             break;
         }
         match last {
-            Stmt::Loop { id, extent, parallel: true, body } => {
+            Stmt::Loop {
+                id,
+                extent,
+                parallel: true,
+                body,
+            } => {
                 chain.push((*id, *extent));
                 block = body;
             }
             _ => break,
         }
     }
-    chain.iter().find(|(_, e)| *e >= 8).or_else(|| chain.iter().max_by_key(|(_, e)| *e)).copied()
+    chain
+        .iter()
+        .find(|(_, e)| *e >= 8)
+        .or_else(|| chain.iter().max_by_key(|(_, e)| *e))
+        .copied()
 }
 
 /// Statements executed by one run of `body`.
@@ -183,7 +188,12 @@ impl<'a, 'b> KernelTranslator<'a, 'b> {
     pub(crate) fn block(&mut self, stmts: &[Stmt]) -> Result<()> {
         for stmt in stmts {
             match stmt {
-                Stmt::Loop { id, extent, parallel: _, body } => self.lp(*id, *extent, body)?,
+                Stmt::Loop {
+                    id,
+                    extent,
+                    parallel: _,
+                    body,
+                } => self.lp(*id, *extent, body)?,
                 Stmt::Let { value, ty, expr } => {
                     let v = self.expr(*ty, expr)?;
                     self.vals.insert(*value, v);
@@ -210,15 +220,30 @@ impl<'a, 'b> KernelTranslator<'a, 'b> {
     }
 
     pub(super) fn val(&self, v: ValueId) -> Result<Value> {
-        self.vals.get(&v).copied().ok_or_else(|| error(format!("kernel {}: value v{} used before its definition", self.kernel.name, v.0)))
+        self.vals.get(&v).copied().ok_or_else(|| {
+            error(format!(
+                "kernel {}: value v{} used before its definition",
+                self.kernel.name, v.0
+            ))
+        })
     }
 
     pub(super) fn ty(&self, v: ValueId) -> Result<ScalarType> {
-        self.tys.get(&v).copied().ok_or_else(|| error(format!("kernel {}: value v{} has no definition", self.kernel.name, v.0)))
+        self.tys.get(&v).copied().ok_or_else(|| {
+            error(format!(
+                "kernel {}: value v{} has no definition",
+                self.kernel.name, v.0
+            ))
+        })
     }
 
     fn acc_ty(&self, acc: AccId) -> Result<ScalarType> {
-        self.acc_tys.get(&acc).copied().ok_or_else(|| error(format!("kernel {}: accumulator acc{} is never initialised", self.kernel.name, acc.0)))
+        self.acc_tys.get(&acc).copied().ok_or_else(|| {
+            error(format!(
+                "kernel {}: accumulator acc{} is never initialised",
+                self.kernel.name, acc.0
+            ))
+        })
     }
 
     pub(super) fn acc_var(&mut self, acc: AccId, ty: ScalarType) -> Variable {
@@ -243,7 +268,12 @@ impl<'a, 'b> KernelTranslator<'a, 'b> {
         }
         let saved = (std::mem::take(&mut self.pre), self.pre_loop.replace(id));
         self.precompute_addresses(id, body)?;
-        let result = match VectorPlan::analyze(self, id, body) {
+        let types = KernelTypes {
+            kernel: self.kernel,
+            tys: &self.tys,
+            acc_tys: &self.acc_tys,
+        };
+        let result = match VectorPlan::analyze(&types, id, body) {
             Some(plan) => self.vector_loop(id, start, end, body, &plan),
             None => self.counted_loop(id, start, end, body),
         };
@@ -259,7 +289,13 @@ impl<'a, 'b> KernelTranslator<'a, 'b> {
     }
 
     /// `for id in start..end { body }`, rotated, step 1.
-    pub(super) fn counted_loop(&mut self, id: LoopId, start: Bound, end: Bound, body: &[Stmt]) -> Result<()> {
+    pub(super) fn counted_loop(
+        &mut self,
+        id: LoopId,
+        start: Bound,
+        end: Bound,
+        body: &[Stmt],
+    ) -> Result<()> {
         if let (Bound::Static(s), Bound::Static(e)) = (start, end) {
             if s >= e {
                 return Ok(());
@@ -296,7 +332,14 @@ impl<'a, 'b> KernelTranslator<'a, 'b> {
     }
 
     /// Closes a rotated loop: `iv += step; if iv < end goto header`.
-    pub(super) fn loop_latch(&mut self, header: Block, exit: Block, iv: Value, step: i64, end: Bound) {
+    pub(super) fn loop_latch(
+        &mut self,
+        header: Block,
+        exit: Block,
+        iv: Value,
+        step: i64,
+        end: Bound,
+    ) {
         let next = self.b.ins().iadd_imm_s(iv, step);
         let e = self.bound(end);
         let c = self.b.ins().icmp(IntCC::SignedLessThan, next, e);
@@ -321,7 +364,11 @@ impl<'a, 'b> KernelTranslator<'a, 'b> {
             .collect();
         for s in body {
             let (buf, index) = match s {
-                Stmt::Let { expr: Expr::Load { buf, index }, .. } | Stmt::Store { buf, index, .. } => (*buf, index),
+                Stmt::Let {
+                    expr: Expr::Load { buf, index },
+                    ..
+                }
+                | Stmt::Store { buf, index, .. } => (*buf, index),
                 _ => continue,
             };
             if index.dynamic.is_some_and(|d| defined.contains(&d)) {
@@ -355,11 +402,19 @@ impl<'a, 'b> KernelTranslator<'a, 'b> {
     }
 
     pub(super) fn loop_val(&self, l: LoopId) -> Result<Value> {
-        self.loop_vals.get(&l).copied().ok_or_else(|| error(format!("kernel {}: index uses loop i{} outside it", self.kernel.name, l.0)))
+        self.loop_vals.get(&l).copied().ok_or_else(|| {
+            error(format!(
+                "kernel {}: index uses loop i{} outside it",
+                self.kernel.name, l.0
+            ))
+        })
     }
 
     pub(super) fn elem_size(&self, buf: BufId) -> Result<i64> {
-        let decl = self.kernel.buffers.get(buf.0 as usize).ok_or_else(|| error(format!("kernel {}: no buffer b{}", self.kernel.name, buf.0)))?;
+        let decl =
+            self.kernel.buffers.get(buf.0 as usize).ok_or_else(|| {
+                error(format!("kernel {}: no buffer b{}", self.kernel.name, buf.0))
+            })?;
         Ok(elem_size(decl.dtype))
     }
 
@@ -436,9 +491,16 @@ impl<'a, 'b> KernelTranslator<'a, 'b> {
             Expr::Bitcast(to, a) => {
                 let (x, from) = (self.val(*a)?, self.ty(*a)?);
                 if clif_type(from).bits() != clif_type(*to).bits() || from == ScalarType::Bool {
-                    return Err(error(format!("kernel {}: cannot bitcast {from:?} to {to:?}", self.kernel.name)));
+                    return Err(error(format!(
+                        "kernel {}: cannot bitcast {from:?} to {to:?}",
+                        self.kernel.name
+                    )));
                 }
-                Ok(if clif_type(from) == clif_type(*to) { x } else { self.b.ins().bitcast(clif_type(*to), MemFlagsData::new(), x) })
+                Ok(if clif_type(from) == clif_type(*to) {
+                    x
+                } else {
+                    self.b.ins().bitcast(clif_type(*to), MemFlagsData::new(), x)
+                })
             }
             Expr::AccRead(acc) => {
                 let t = self.acc_ty(*acc)?;
@@ -460,7 +522,12 @@ impl<'a, 'b> KernelTranslator<'a, 'b> {
         use UnaryOp as U;
         let ct = clif_type(t);
         let float = t.is_float();
-        let unsupported = |what: &str| error(format!("kernel {}: {what} {op:?} on {t:?}", self.kernel.name));
+        let unsupported = |what: &str| {
+            error(format!(
+                "kernel {}: {what} {op:?} on {t:?}",
+                self.kernel.name
+            ))
+        };
         Ok(match op {
             U::Neg if float => self.b.ins().fneg(x),
             U::Neg => self.b.ins().ineg(x),
@@ -482,7 +549,14 @@ impl<'a, 'b> KernelTranslator<'a, 'b> {
                 self.b.ins().umin(x, one)
             }
             U::Sign => {
-                let minus = self.b.ins().iconst(ct, if ct == types::I64 { -1 } else { i64::from(u32::MAX) });
+                let minus = self.b.ins().iconst(
+                    ct,
+                    if ct == types::I64 {
+                        -1
+                    } else {
+                        i64::from(u32::MAX)
+                    },
+                );
                 let one = self.b.ins().iconst(ct, 1);
                 let lo = self.b.ins().smax(x, minus);
                 self.b.ins().smin(lo, one)
@@ -497,8 +571,9 @@ impl<'a, 'b> KernelTranslator<'a, 'b> {
             U::Ceil if float => self.b.ins().ceil(x),
             U::Trunc if float => self.b.ins().trunc(x),
             U::Round if float => {
-                // trunc(x) + (|x - trunc(x)| >= 0.5 ? copysign(1, x) : 0);
-                // x - trunc(x) is exact, so this rounds half away from zero.
+                // |x - trunc(x)| >= 0.5 ? trunc(x) + copysign(1, x) : trunc(x);
+                // x - trunc(x) is exact, so this rounds half away from zero
+                // (and keeps the sign of -0.4 -> -0).
                 let t0 = self.b.ins().trunc(x);
                 let d = self.b.ins().fsub(x, t0);
                 let ad = self.b.ins().fabs(d);
@@ -506,9 +581,8 @@ impl<'a, 'b> KernelTranslator<'a, 'b> {
                 let up = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, ad, half);
                 let one = self.float_const(ct, 1.0);
                 let sgn = self.b.ins().fcopysign(one, x);
-                let zero = self.float_const(ct, 0.0);
-                let adj = self.b.ins().select(up, sgn, zero);
-                self.b.ins().fadd(t0, adj)
+                let away = self.b.ins().fadd(t0, sgn);
+                self.b.ins().select(up, away, t0)
             }
             U::Floor | U::Ceil | U::Trunc | U::Round => x,
             U::Not if t == ScalarType::Bool => self.b.ins().bxor_imm_u(x, 1),
@@ -519,8 +593,18 @@ impl<'a, 'b> KernelTranslator<'a, 'b> {
                 self.b.ins().fcmp(FloatCC::LessThan, ax, inf)
             }
             U::Sqrt | U::Rsqrt | U::Not | U::IsFinite => return Err(unsupported("cannot apply")),
-            U::Exp | U::Log | U::Log1p | U::Expm1 | U::Sin | U::Cos | U::Tanh | U::Logistic | U::Erf => {
-                return Err(unsupported("transcendental operation reached the backend (math::expand must rewrite it):"))
+            U::Exp
+            | U::Log
+            | U::Log1p
+            | U::Expm1
+            | U::Sin
+            | U::Cos
+            | U::Tanh
+            | U::Logistic
+            | U::Erf => {
+                return Err(unsupported(
+                    "transcendental operation reached the backend (math::expand must rewrite it):",
+                ))
             }
         })
     }
@@ -568,13 +652,31 @@ impl<'a, 'b> KernelTranslator<'a, 'b> {
             B::Ne if float => self.b.ins().fcmp(FloatCC::NotEqual, x, y),
             B::Ne => self.b.ins().icmp(IntCC::NotEqual, x, y),
             B::Lt if float => self.b.ins().fcmp(FloatCC::LessThan, x, y),
-            B::Lt => self.b.ins().icmp(cmp_i(IntCC::SignedLessThan, IntCC::UnsignedLessThan), x, y),
+            B::Lt => self
+                .b
+                .ins()
+                .icmp(cmp_i(IntCC::SignedLessThan, IntCC::UnsignedLessThan), x, y),
             B::Le if float => self.b.ins().fcmp(FloatCC::LessThanOrEqual, x, y),
-            B::Le => self.b.ins().icmp(cmp_i(IntCC::SignedLessThanOrEqual, IntCC::UnsignedLessThanOrEqual), x, y),
+            B::Le => self.b.ins().icmp(
+                cmp_i(IntCC::SignedLessThanOrEqual, IntCC::UnsignedLessThanOrEqual),
+                x,
+                y,
+            ),
             B::Gt if float => self.b.ins().fcmp(FloatCC::GreaterThan, x, y),
-            B::Gt => self.b.ins().icmp(cmp_i(IntCC::SignedGreaterThan, IntCC::UnsignedGreaterThan), x, y),
+            B::Gt => self.b.ins().icmp(
+                cmp_i(IntCC::SignedGreaterThan, IntCC::UnsignedGreaterThan),
+                x,
+                y,
+            ),
             B::Ge if float => self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, x, y),
-            B::Ge => self.b.ins().icmp(cmp_i(IntCC::SignedGreaterThanOrEqual, IntCC::UnsignedGreaterThanOrEqual), x, y),
+            B::Ge => self.b.ins().icmp(
+                cmp_i(
+                    IntCC::SignedGreaterThanOrEqual,
+                    IntCC::UnsignedGreaterThanOrEqual,
+                ),
+                x,
+                y,
+            ),
         })
     }
 
@@ -587,7 +689,11 @@ impl<'a, 'b> KernelTranslator<'a, 'b> {
         let is_zero = self.b.ins().icmp_imm_s(IntCC::Equal, y, 0);
         if matches!(t, ScalarType::U32 | ScalarType::Bool) {
             let safe = self.b.ins().select(is_zero, one, y);
-            let r = if rem { self.b.ins().urem(x, safe) } else { self.b.ins().udiv(x, safe) };
+            let r = if rem {
+                self.b.ins().urem(x, safe)
+            } else {
+                self.b.ins().udiv(x, safe)
+            };
             return self.b.ins().select(is_zero, zero, r);
         }
         let is_m1 = self.b.ins().icmp_imm_s(IntCC::Equal, y, -1);
@@ -624,7 +730,11 @@ impl<'a, 'b> KernelTranslator<'a, 'b> {
             (S::F32 | S::F64, S::I32 | S::Index) => ins.fcvt_to_sint_sat(ct, x),
             (S::F32 | S::F64, S::U32) => ins.fcvt_to_uint_sat(ct, x),
             (S::F32 | S::F64, S::Bool) => {
-                let zero = if cf == types::F32 { ins.f32const(0.0) } else { self.b.ins().f64const(0.0) };
+                let zero = if cf == types::F32 {
+                    ins.f32const(0.0)
+                } else {
+                    self.b.ins().f64const(0.0)
+                };
                 self.b.ins().fcmp(FloatCC::NotEqual, x, zero)
             }
             (S::I32 | S::Index, S::F32 | S::F64) => ins.fcvt_from_sint(ct, x),
@@ -646,7 +756,12 @@ impl<'a, 'b> KernelTranslator<'a, 'b> {
 pub(super) fn without_term(index: &Index, l: LoopId) -> Index {
     Index {
         offset: index.offset,
-        terms: index.terms.iter().filter(|(lp, c)| *lp != l && *c != 0).copied().collect(),
+        terms: index
+            .terms
+            .iter()
+            .filter(|(lp, c)| *lp != l && *c != 0)
+            .copied()
+            .collect(),
         dynamic: index.dynamic,
     }
 }

@@ -19,8 +19,8 @@
 
 use super::prepare::Graph;
 use crate::kernel::{
-    AccId, BinaryOp, BufId, BufferDecl, BufferKind, Const, Expr, Index, Kernel, KernelBuilder, LoopId,
-    ScalarType, Stmt, ValueId,
+    AccId, BinaryOp, BufId, BufferDecl, BufferKind, Const, Expr, Index, Kernel, KernelBuilder,
+    LoopId, ScalarType, Stmt, ValueId,
 };
 use crate::program::BufferRef;
 use rjax_ir::{row_major_strides, DType, Scalar, Var};
@@ -39,7 +39,10 @@ pub(super) struct Ctx<'a> {
 impl Ctx<'_> {
     /// The buffer of a materialised variable.
     pub fn buf(&self, v: Var) -> BufferRef {
-        *self.bufs.get(&v).expect("internal error: materialised value without a buffer")
+        *self
+            .bufs
+            .get(&v)
+            .expect("internal error: materialised value without a buffer")
     }
 
     /// Whether `v` has a buffer.
@@ -179,13 +182,20 @@ impl<'a> Emitter<'a> {
 
     /// Position of the block defining `v` (it must be visible).
     fn value_pos(&self, v: ValueId) -> usize {
-        let frame = self.vals.get(&v).expect("internal error: unknown value").frame;
-        self.pos_of(frame).expect("internal error: value used outside its block")
+        let frame = self
+            .vals
+            .get(&v)
+            .expect("internal error: unknown value")
+            .frame;
+        self.pos_of(frame)
+            .expect("internal error: value used outside its block")
     }
 
     /// Whether `v` is visible from the innermost block.
     fn visible(&self, v: ValueId) -> bool {
-        self.vals.get(&v).is_some_and(|i| self.pos_of(i.frame).is_some())
+        self.vals
+            .get(&v)
+            .is_some_and(|i| self.pos_of(i.frame).is_some())
     }
 
     /// Opens a loop in the innermost block.
@@ -212,7 +222,11 @@ impl<'a> Emitter<'a> {
             parallel,
             body: f.stmts,
         };
-        self.frames.last_mut().expect("internal error: no enclosing block").stmts.push(stmt);
+        self.frames
+            .last_mut()
+            .expect("internal error: no enclosing block")
+            .stmts
+            .push(stmt);
     }
 
     /// Sets aside the blocks above position `pos`, so code goes to `pos`.
@@ -227,7 +241,10 @@ impl<'a> Emitter<'a> {
 
     /// The loops enclosing block position `pos`.
     pub fn loops_to(&self, pos: usize) -> Vec<LoopId> {
-        self.frames[..=pos].iter().filter_map(|f| f.lp.map(|l| l.0)).collect()
+        self.frames[..=pos]
+            .iter()
+            .filter_map(|f| f.lp.map(|l| l.0))
+            .collect()
     }
 
     // ---- values ----------------------------------------------------------------
@@ -236,7 +253,7 @@ impl<'a> Emitter<'a> {
     fn place(&self, expr: &Expr) -> (usize, Vec<LoopId>) {
         let mut pos = 0;
         let mut loops = Vec::new();
-        let mut val = |v: &ValueId, pos: &mut usize, loops: &mut Vec<LoopId>| {
+        let val = |v: &ValueId, pos: &mut usize, loops: &mut Vec<LoopId>| {
             *pos = (*pos).max(self.value_pos(*v));
             loops.extend(&self.vals[v].loops);
         };
@@ -244,7 +261,9 @@ impl<'a> Emitter<'a> {
             Expr::Const(_) => {}
             Expr::LoopVar(l) => {
                 let frame = self.loop_frame[l];
-                pos = self.pos_of(frame).expect("internal error: loop variable out of scope");
+                pos = self
+                    .pos_of(frame)
+                    .expect("internal error: loop variable out of scope");
                 loops.push(*l);
             }
             Expr::Load { buf, index } => {
@@ -254,7 +273,9 @@ impl<'a> Emitter<'a> {
                 let (p, ls) = self.index_place(index);
                 (pos, loops) = (p, ls);
             }
-            Expr::Unary(_, a) | Expr::Convert(_, a) | Expr::Bitcast(_, a) => val(a, &mut pos, &mut loops),
+            Expr::Unary(_, a) | Expr::Convert(_, a) | Expr::Bitcast(_, a) => {
+                val(a, &mut pos, &mut loops)
+            }
             Expr::Binary(_, a, b) => {
                 val(a, &mut pos, &mut loops);
                 val(b, &mut pos, &mut loops);
@@ -276,7 +297,9 @@ impl<'a> Emitter<'a> {
         let mut pos = 0;
         let mut loops = Vec::new();
         for (l, _) in &index.terms {
-            let p = self.pos_of(self.loop_frame[l]).expect("internal error: loop out of scope");
+            let p = self
+                .pos_of(self.loop_frame[l])
+                .expect("internal error: loop out of scope");
             pos = pos.max(p);
             loops.push(*l);
         }
@@ -370,7 +393,7 @@ impl<'a> Emitter<'a> {
     }
 
     /// An integer value converted to `Index`.
-    pub fn to_index(&mut self, v: ValueId) -> ValueId {
+    pub fn index_of(&mut self, v: ValueId) -> ValueId {
         if self.ty(v) == ScalarType::Index {
             return v;
         }
@@ -396,7 +419,11 @@ impl<'a> Emitter<'a> {
 
     /// Appends a statement to the innermost block.
     fn push(&mut self, stmt: Stmt) {
-        self.frames.last_mut().expect("internal error: no open block").stmts.push(stmt);
+        self.frames
+            .last_mut()
+            .expect("internal error: no open block")
+            .stmts
+            .push(stmt);
     }
 
     /// Declares an accumulator in the innermost block.
@@ -420,14 +447,19 @@ impl<'a> Emitter<'a> {
     fn param(&mut self, v: Var, kind: BufferKind) -> BufId {
         let r = self.cx.buf(v);
         if let Some(id) = self.buf_ids.get(&r) {
-            let decl = &mut self.decls[id.0 as usize];
-            if kind == BufferKind::Output {
-                decl.kind = BufferKind::Output;
-            }
+            // A kernel never reads a buffer it writes through a plain load
+            // (values it computes are read back from the memo), so loads
+            // of inputs can be shared and hoisted.
+            assert!(
+                self.decls[id.0 as usize].kind == kind,
+                "internal error: a kernel both reads and writes a buffer"
+            );
             return *id;
         }
         let aval = self.cx.g.aval(v);
-        let id = BufId(u32::try_from(self.decls.len()).expect("internal error: too many kernel buffers"));
+        let id = BufId(
+            u32::try_from(self.decls.len()).expect("internal error: too many kernel buffers"),
+        );
         self.decls.push(BufferDecl {
             dtype: aval.dtype,
             len: aval.size(),
@@ -612,12 +644,14 @@ impl<'a> Emitter<'a> {
                     Coord::Split { .. } | Coord::Lin(_) => {}
                 }
             }
-            parts.sort_by(|a, b| b.1.cmp(&a.1));
+            parts.sort_by_key(|p| std::cmp::Reverse(p.1));
             if let (Some(first), Some(last)) = (parts.first(), parts.last()) {
                 let complete = first.1.saturating_mul(first.2) == first.3
                     && last.1 == 1
                     && parts.windows(2).all(|w| w[0].1 == w[1].1 * w[1].2)
-                    && parts.iter().all(|p| p.2 == shape[p.0] as i64 && strides[p.0] == p.1 * strides[last.0]);
+                    && parts
+                        .iter()
+                        .all(|p| p.2 == shape[p.0] as i64 && strides[p.0] == p.1 * strides[last.0]);
                 if complete {
                     let scaled = self.scale(base, strides[last.0]);
                     result = self.add(&result, &scaled);
@@ -634,6 +668,57 @@ impl<'a> Emitter<'a> {
             result = self.add(&result, &scaled);
         }
         result
+    }
+
+    /// The row-major flat position of `coords` in `shape` as a coordinate:
+    /// when the non-unit coordinates are consecutive splits of one base
+    /// (`(b / (q s')) % s, (b / q) % s'`), the split `(b / q) % (s s')`;
+    /// otherwise [`Emitter::linearize`].
+    pub fn linearize_coord(&mut self, shape: &[usize], coords: &[Coord]) -> Coord {
+        let mut chain: Option<(Index, i64, i64, i64)> = None;
+        let mut ok = true;
+        for (d, c) in coords.iter().enumerate() {
+            if shape[d] == 1 {
+                continue;
+            }
+            let (base, div, size, total) = match c {
+                Coord::Split {
+                    base,
+                    div,
+                    size,
+                    total,
+                } if *size == shape[d] as i64 => (base, *div, *size, *total),
+                Coord::Split { .. } | Coord::Lin(_) => {
+                    ok = false;
+                    break;
+                }
+            };
+            chain = match chain {
+                None => Some((base.clone(), div, size, total)),
+                Some((b, q, s, t)) if b == *base && t == total && q == div * size => {
+                    Some((b, div, s * size, t))
+                }
+                Some(_) => {
+                    ok = false;
+                    break;
+                }
+            };
+        }
+        match chain {
+            Some((base, div, size, total)) if ok => {
+                if div == 1 && size == total {
+                    Coord::Lin(base)
+                } else {
+                    Coord::Split {
+                        base,
+                        div,
+                        size,
+                        total,
+                    }
+                }
+            }
+            Some(_) | None => Coord::Lin(self.linearize(shape, coords)),
+        }
     }
 
     /// Opens one loop per non-unit dimension of `shape` (the outermost

@@ -18,7 +18,9 @@
 
 use super::prepare::def_use;
 use crate::lower::{lowering, DotDims, Lowering};
-use rjax_ir::{num_elements, row_major_strides, AVal, Atom, Eqn, Jaxpr, Primitive, Result, Scalar, Shape, Var};
+use rjax_ir::{
+    num_elements, row_major_strides, AVal, Atom, Eqn, Jaxpr, Primitive, Result, Scalar, Shape, Var,
+};
 use std::collections::{HashMap, HashSet};
 
 /// A float `dot_general` as a GEMM call.
@@ -48,7 +50,7 @@ struct View {
 /// returns their plans by equation index.
 pub(super) fn plan_gemms(jaxpr: &mut Jaxpr) -> Result<HashMap<usize, GemmPlan>> {
     let (_, uses) = def_use(jaxpr);
-    let outputs: HashSet<Var> = jaxpr.outvars.iter().filter_map(|a| var_of(a)).collect();
+    let outputs: HashSet<Var> = jaxpr.outvars.iter().filter_map(var_of).collect();
     let old = std::mem::take(&mut jaxpr.eqns);
     let mut consumer: HashMap<Var, usize> = HashMap::new();
     for (i, e) in old.iter().enumerate() {
@@ -73,7 +75,11 @@ pub(super) fn plan_gemms(jaxpr: &mut Jaxpr) -> Result<HashMap<usize, GemmPlan>> 
         let out = eqn.outputs[0];
         let out_aval = jaxpr.aval(out).clone();
         let lhs_aval = jaxpr.atom_aval(&eqn.inputs[0]);
-        let k: usize = dims.lhs_contract.iter().map(|&d| lhs_aval.shape[d]).product();
+        let k: usize = dims
+            .lhs_contract
+            .iter()
+            .map(|&d| lhs_aval.shape[d])
+            .product();
         if !out_aval.dtype.is_float() {
             def.insert(out, jaxpr.eqns.len());
             jaxpr.eqns.push(eqn.clone());
@@ -86,15 +92,24 @@ pub(super) fn plan_gemms(jaxpr: &mut Jaxpr) -> Result<HashMap<usize, GemmPlan>> 
                 broadcast_dimensions: vec![],
             };
             def.insert(out, jaxpr.eqns.len());
-            jaxpr.eqns.push(Eqn { prim, inputs: vec![zero], outputs: vec![out], loc: eqn.loc });
+            jaxpr.eqns.push(Eqn {
+                prim,
+                inputs: vec![zero],
+                outputs: vec![out],
+                loc: eqn.loc,
+            });
             continue;
         }
         let mut inputs = eqn.inputs.clone();
         let lhs = operand(jaxpr, &mut def, &mut inputs[0], Side::Lhs, dims);
         let rhs = operand(jaxpr, &mut def, &mut inputs[1], Side::Rhs, dims);
-        let sizes = |aval: &AVal, ds: &[usize]| ds.iter().map(|&d| aval.shape[d]).product::<usize>();
+        let sizes =
+            |aval: &AVal, ds: &[usize]| ds.iter().map(|&d| aval.shape[d]).product::<usize>();
         let rhs_aval = jaxpr.atom_aval(&eqn.inputs[1]);
-        let (lf, rf) = (free(&lhs_aval, dims, Side::Lhs), free(&rhs_aval, dims, Side::Rhs));
+        let (lf, rf) = (
+            free(&lhs_aval, dims, Side::Lhs),
+            free(&rhs_aval, dims, Side::Rhs),
+        );
         let mut plan = GemmPlan {
             batch: sizes(&lhs_aval, dims.lhs_batch),
             m: sizes(&lhs_aval, &lf),
@@ -104,7 +119,10 @@ pub(super) fn plan_gemms(jaxpr: &mut Jaxpr) -> Result<HashMap<usize, GemmPlan>> 
             rhs,
         };
         let mut result = out;
-        let folded = consumer.get(&out).copied().filter(|_| uses[out.index()] == 1 && !outputs.contains(&out));
+        let folded = consumer
+            .get(&out)
+            .copied()
+            .filter(|_| uses[out.index()] == 1 && !outputs.contains(&out));
         if let Some(j) = folded {
             let layout = if let Ok(Lowering::Transpose { perm }) = lowering(&old[j].prim) {
                 out_layout(&out_aval.shape, perm, [dims.lhs_batch.len(), lf.len()])
@@ -159,7 +177,9 @@ fn free(aval: &AVal, dims: DotDims<'_>, side: Side) -> Vec<usize> {
         Side::Lhs => (dims.lhs_batch, dims.lhs_contract),
         Side::Rhs => (dims.rhs_batch, dims.rhs_contract),
     };
-    (0..aval.rank()).filter(|d| !b.contains(d) && !c.contains(d)).collect()
+    (0..aval.rank())
+        .filter(|d| !b.contains(d) && !c.contains(d))
+        .collect()
 }
 
 /// The base variable and (batch, row, column) strides of one operand,
@@ -185,7 +205,10 @@ fn operand(
     };
     if let Atom::Var(v) = atom {
         let view = view_of(jaxpr, def, *v);
-        let strided: Option<Vec<isize>> = groups.iter().map(|g| group_stride(&aval.shape, &view.strides, g)).collect();
+        let strided: Option<Vec<isize>> = groups
+            .iter()
+            .map(|g| group_stride(&aval.shape, &view.strides, g))
+            .collect();
         if let Some(s) = strided {
             return (view.base, [s[0], s[1], s[2]]);
         }
@@ -193,7 +216,13 @@ fn operand(
     // A dense copy in [batch, free, contract] (lhs) or [batch, contract,
     // free] (rhs) order: every group is then contiguous.
     let shape: Shape = order.iter().map(|&d| aval.shape[d]).collect();
-    let copy = fresh(jaxpr, AVal { dtype: aval.dtype, shape: shape.clone() });
+    let copy = fresh(
+        jaxpr,
+        AVal {
+            dtype: aval.dtype,
+            shape: shape.clone(),
+        },
+    );
     def.insert(copy, jaxpr.eqns.len());
     jaxpr.eqns.push(Eqn {
         prim: Primitive::Transpose { permutation: order },
@@ -202,7 +231,10 @@ fn operand(
         loc: None,
     });
     *atom = Atom::Var(copy);
-    let strides: Vec<i64> = row_major_strides(&shape).iter().map(|&s| s as i64).collect();
+    let strides: Vec<i64> = row_major_strides(&shape)
+        .iter()
+        .map(|&s| s as i64)
+        .collect();
     let (nb, n1) = (groups[0].len(), groups[1].len());
     let ranges = [0..nb, nb..nb + n1, nb + n1..shape.len()];
     let s: Vec<isize> = ranges
@@ -233,7 +265,10 @@ fn view_of(jaxpr: &Jaxpr, def: &HashMap<Var, usize>, v: Var) -> View {
     let shape = jaxpr.aval(v).shape.clone();
     let dense = || View {
         base: v,
-        strides: row_major_strides(&shape).iter().map(|&s| s as i64).collect(),
+        strides: row_major_strides(&shape)
+            .iter()
+            .map(|&s| s as i64)
+            .collect(),
     };
     let Some(eqn) = def.get(&v).map(|&i| &jaxpr.eqns[i]) else {
         return dense();
@@ -241,25 +276,25 @@ fn view_of(jaxpr: &Jaxpr, def: &HashMap<Var, usize>, v: Var) -> View {
     let Atom::Var(x) = eqn.inputs[0] else {
         return dense();
     };
-    match lowering(&eqn.prim) {
-        Ok(Lowering::Transpose { perm }) => {
-            let inner = view_of(jaxpr, def, x);
-            let strides = perm.iter().map(|&p| inner.strides[p]).collect();
-            View { base: inner.base, strides }
-        }
-        Ok(Lowering::Reshape) => {
-            let inner = view_of(jaxpr, def, x);
-            match reshape_strides(&jaxpr.aval(x).shape, &inner.strides, &shape) {
-                Some(strides) => View { base: inner.base, strides },
-                None => dense(),
-            }
-        }
-        Ok(other) => {
-            let _ = other;
-            dense()
-        }
-        Err(_) => dense(),
+    let how = lowering(&eqn.prim);
+    if let Ok(Lowering::Transpose { perm }) = how {
+        let inner = view_of(jaxpr, def, x);
+        let strides = perm.iter().map(|&p| inner.strides[p]).collect();
+        return View {
+            base: inner.base,
+            strides,
+        };
     }
+    if let Ok(Lowering::Reshape) = how {
+        let inner = view_of(jaxpr, def, x);
+        if let Some(strides) = reshape_strides(&jaxpr.aval(x).shape, &inner.strides, &shape) {
+            return View {
+                base: inner.base,
+                strides,
+            };
+        }
+    }
+    dense()
 }
 
 /// Strides of a reshape of a strided view, if each group of dimensions
@@ -325,7 +360,11 @@ fn out_layout(shape: &[usize], perm: &[usize], [nb, nl]: [usize; 2]) -> Option<b
         return Some(false);
     }
     let r = shape.len();
-    let swap: Vec<usize> = (0..nb).chain(nb + nl..r).chain(nb..nb + nl).filter(live).collect();
+    let swap: Vec<usize> = (0..nb)
+        .chain(nb + nl..r)
+        .chain(nb..nb + nl)
+        .filter(live)
+        .collect();
     (seq == swap).then_some(true)
 }
 

@@ -40,7 +40,9 @@ impl Emitter<'_> {
         }
         let x = if self.cx.is_mat(v) {
             if self.local.contains(&v) {
-                let root = self.root.ok_or_else(|| internal("no root while reading a local value"))?;
+                let root = self
+                    .root
+                    .ok_or_else(|| internal("no root while reading a local value"))?;
                 return Err(Fail::Retry(Retry::Separate(root, v)));
             }
             let aval = self.cx.g.aval(v).clone();
@@ -65,7 +67,9 @@ impl Emitter<'_> {
     fn eval_eqn(&mut self, v: Var, coords: &[Coord]) -> Fallible<ValueId> {
         use Lowering as L;
         let g = self.cx.g;
-        let (_, eqn) = g.def_eqn(v).ok_or_else(|| internal("evaluating an input"))?;
+        let (_, eqn) = g
+            .def_eqn(v)
+            .ok_or_else(|| internal("evaluating an input"))?;
         let ins = &eqn.inputs;
         let ty = ScalarType::of(g.aval(v).dtype);
         match lowering(&eqn.prim)? {
@@ -84,7 +88,11 @@ impl Emitter<'_> {
             }
             L::Convert(_) => {
                 let a = self.elem(&ins[0], coords)?;
-                Ok(if self.ty(a) == ty { a } else { self.let_(ty, Expr::Convert(ty, a)) })
+                Ok(if self.ty(a) == ty {
+                    a
+                } else {
+                    self.let_(ty, Expr::Convert(ty, a))
+                })
             }
             L::Identity => self.eval_atom(&ins[0], coords),
             L::Broadcast { dims } => {
@@ -92,7 +100,13 @@ impl Emitter<'_> {
                 let c: Vec<Coord> = dims
                     .iter()
                     .enumerate()
-                    .map(|(k, &d)| if xs[k] == 1 { Coord::constant(0) } else { coords[d].clone() })
+                    .map(|(k, &d)| {
+                        if xs[k] == 1 {
+                            Coord::constant(0)
+                        } else {
+                            coords[d].clone()
+                        }
+                    })
                     .collect();
                 self.eval_atom(&ins[0], &c)
             }
@@ -139,10 +153,14 @@ impl Emitter<'_> {
                     let room = (xs[d] - sizes[d]) as i64;
                     if room > 0 {
                         let s = self.eval_atom(&ins[1 + d], &[])?;
-                        let s = self.to_index(s);
+                        let s = self.index_of(s);
                         let s = self.clamp(s, 0, room);
                         let at = self.lin(&coords[d]);
-                        let shift = Index { offset: 0, terms: vec![], dynamic: Some(s) };
+                        let shift = Index {
+                            offset: 0,
+                            terms: vec![],
+                            dynamic: Some(s),
+                        };
                         c[d] = Coord::Lin(self.add(&at, &shift));
                     }
                 }
@@ -153,9 +171,11 @@ impl Emitter<'_> {
                 let i = self.coord_value(&coords[dimension]);
                 Ok(self.let_(ty, Expr::Convert(ty, i)))
             }
-            L::Cumsum { .. } | L::DynamicUpdateSlice | L::Scatter { .. } | L::RandomBits | L::Inline(_) => {
-                Err(internal("a kernel-rooted value was not materialised").into())
-            }
+            L::Cumsum { .. }
+            | L::DynamicUpdateSlice
+            | L::Scatter { .. }
+            | L::RandomBits
+            | L::Inline(_) => Err(internal("a kernel-rooted value was not materialised").into()),
         }
     }
 
@@ -181,21 +201,30 @@ impl Emitter<'_> {
             let flat = if go.len() == 1 {
                 coords[go[0]].clone()
             } else {
-                Coord::Lin(self.linearize(&sub, &sub_coords))
+                self.linearize_coord(&sub, &sub_coords)
             };
             if gi.len() == 1 {
                 c[gi[0]] = flat;
                 continue;
             }
-            let base = self.lin(&flat);
-            let total: usize = gi.iter().map(|&d| from[d]).product();
-            let mut div = 1i64;
+            // Split the group's flat index; a split of a split is a split
+            // of the same base: ((b / q) % s) / d % t = (b / (q d)) % t.
+            let (base, outer, total) = match flat {
+                Coord::Split {
+                    base, div, total, ..
+                } => (base, div, total),
+                Coord::Lin(ix) => {
+                    let total: usize = gi.iter().map(|&d| from[d]).product();
+                    (ix, 1, total as i64)
+                }
+            };
+            let mut div = outer;
             for &d in gi.iter().rev() {
                 c[d] = Coord::Split {
                     base: base.clone(),
                     div,
                     size: from[d] as i64,
-                    total: total as i64,
+                    total,
                 };
                 div *= from[d] as i64;
             }
@@ -205,7 +234,14 @@ impl Emitter<'_> {
 
     /// `pad`: the operand where the position maps onto it, else the
     /// padding value.
-    fn pad(&mut self, v: Var, ins: &[Atom], low: &[i64], interior: &[usize], coords: &[Coord]) -> Fallible<ValueId> {
+    fn pad(
+        &mut self,
+        v: Var,
+        ins: &[Atom],
+        low: &[i64],
+        interior: &[usize],
+        coords: &[Coord],
+    ) -> Fallible<ValueId> {
         let xs = self.cx.g.atom_aval(&ins[0]).shape;
         let out = self.cx.g.aval(v).shape.clone();
         if xs.contains(&0) {
@@ -221,9 +257,15 @@ impl Emitter<'_> {
                 c.push(rel);
                 continue;
             }
+            // Tests only where the position can fall outside the operand:
+            // before it (low padding), after it (high padding) or between
+            // its elements (interior padding).
             let r = self.coord_value(&rel);
             let zero = self.index_const(0);
-            conds.push(self.cmp(BinaryOp::Ge, r, zero));
+            let (before, after) = (lo > 0 || step > 1, high > 0 || step > 1);
+            if before {
+                conds.push(self.cmp(BinaryOp::Ge, r, zero));
+            }
             let q = if step == 1 {
                 r
             } else {
@@ -232,24 +274,36 @@ impl Emitter<'_> {
                 conds.push(self.cmp(BinaryOp::Eq, m, zero));
                 self.ibin(BinaryOp::Div, r, s)
             };
-            let n = self.index_const(size);
-            conds.push(self.cmp(BinaryOp::Lt, q, n));
-            let q = self.clamp(q, 0, size - 1);
+            if after {
+                let n = self.index_const(size);
+                conds.push(self.cmp(BinaryOp::Lt, q, n));
+            }
+            let q = self.clamp(
+                q,
+                if before { 0 } else { i64::MIN },
+                if after { size - 1 } else { i64::MAX },
+            );
             c.push(Coord::of_value(q));
         }
         let x = self.eval_atom(&ins[0], &c)?;
         let Some(first) = conds.first().copied() else {
             return Ok(x);
         };
-        let inside = conds[1..]
-            .iter()
-            .fold(first, |a, &b| self.bin(ScalarType::Bool, BinaryOp::And, a, b));
+        let inside = conds[1..].iter().fold(first, |a, &b| {
+            self.bin(ScalarType::Bool, BinaryOp::And, a, b)
+        });
         let p = self.eval_atom(&ins[1], &[])?;
         Ok(self.select(inside, x, p))
     }
 
     /// `concatenate`: a select chain over the non-empty operands.
-    fn concatenate(&mut self, v: Var, ins: &[Atom], axis: usize, coords: &[Coord]) -> Fallible<ValueId> {
+    fn concatenate(
+        &mut self,
+        v: Var,
+        ins: &[Atom],
+        axis: usize,
+        coords: &[Coord],
+    ) -> Fallible<ValueId> {
         let out = self.cx.g.aval(v).clone();
         if out.size() == 0 {
             return Ok(self.scalar(Scalar::zero(out.dtype)));
@@ -274,7 +328,10 @@ impl Emitter<'_> {
         for (k, &(a, off, n)) in pieces.iter().enumerate().rev() {
             let shift = self.index_const(-off);
             let rel = self.ibin(BinaryOp::Add, pos, shift);
-            let (lo, hi) = (if k > 0 { 0 } else { i64::MIN }, if k < last { n - 1 } else { i64::MAX });
+            let (lo, hi) = (
+                if k > 0 { 0 } else { i64::MIN },
+                if k < last { n - 1 } else { i64::MAX },
+            );
             let rel = self.clamp(rel, lo, hi);
             let mut c = coords.to_vec();
             c[axis] = Coord::of_value(rel);
@@ -309,7 +366,7 @@ impl Emitter<'_> {
             Coord::constant(0)
         } else {
             let i = self.eval_atom(&ins[1], &coords[axis..axis + ri])?;
-            let i = self.to_index(i);
+            let i = self.index_of(i);
             Coord::of_value(self.clamp(i, 0, size - 1))
         };
         let mut c: Vec<Coord> = coords[..axis].to_vec();

@@ -4,8 +4,9 @@
 //! # Pipeline
 //!
 //! 1. [`prepare`]: `call`, `custom_jvp_call` and `custom_vjp_call` are
-//!    inlined, `stop_gradient` is dropped, dead equations are removed
-//!    ([`rjax_ir::passes::dce`]); every program output becomes a distinct
+//!    inlined, `stop_gradient` is dropped, and the IR passes run
+//!    ([`rjax_ir::passes::optimize`]: constant folding, simplification,
+//!    common subexpressions, dead code); every program output becomes a distinct
 //!    computed value (copies for inputs, constants, literals and repeats);
 //!    every float `dot_general` is planned as a GEMM (`gemm`), with
 //!    transposes and reshapes of its operands folded into the call's strides
@@ -52,7 +53,11 @@
 //! reduction that would be recomputed for every iteration of a loop its
 //! result does not depend on (a column mean used by every row) is
 //! materialised instead; this is found while emitting, and planning starts
-//! again with that value materialised.
+//! again with that value materialised. A `reduce_*` is also given a buffer
+//! (*promoted*) when that lets it share a pass: when a kernel already loops
+//! over its operand's domain, or when a materialised value of its result's
+//! shape consumes it (an epilogue). If its consumers then cannot read it in
+//! that kernel, planning starts again without promoting it.
 //!
 //! Kernel loops: one loop per non-unit dimension of the kernel's domain,
 //! collapsed into one loop over runs of dimensions where every index stays
@@ -70,7 +75,6 @@ mod special;
 
 use crate::program::Program;
 use rjax_ir::{ClosedJaxpr, Error, Result, Var};
-use std::collections::HashSet;
 
 /// Plans `jaxpr` as a [`Program`]: its buffers, its steps (fused kernels
 /// and GEMM calls) and its outputs.
@@ -81,24 +85,31 @@ use std::collections::HashSet;
 /// also reject when run (a gather from an empty axis into a non-empty
 /// result).
 pub fn plan(jaxpr: &ClosedJaxpr) -> Result<Program> {
+    let t0 = std::time::Instant::now();
     let graph = prepare::prepare(jaxpr)?;
-    let mut forced = HashSet::new();
-    let mut forbidden = HashSet::new();
+    eprintln!("prepare {:?}", t0.elapsed());
+    let mut hints = partition::Hints::default();
     loop {
-        let parts = partition::partition(&graph, &forced, &forbidden)?;
-        match partition::build(&graph, &parts) {
-            Ok(program) => return Ok(program),
-            Err(Fail::Error(e)) => return Err(e),
-            Err(Fail::Retry(Retry::Materialise(v))) => {
-                if !forced.insert(v) {
-                    return Err(internal("materialising a value did not help"));
-                }
-            }
-            Err(Fail::Retry(Retry::Separate(a, b))) => {
-                if !forbidden.insert((a, b)) {
-                    return Err(internal("separating two values did not help"));
-                }
-            }
+        let t1 = std::time::Instant::now();
+        let parts = partition::partition(&graph, &hints)?;
+        eprintln!("partition {:?}", t1.elapsed());
+        let t1 = std::time::Instant::now();
+        let b = partition::build(&graph, &parts)?;
+        eprintln!("build {:?}", t1.elapsed());
+        let retries = match b {
+            partition::Built::Program(program) => return Ok(program),
+            partition::Built::Retry(retries) => retries,
+        };
+        let mut fresh = false;
+        for r in retries {
+            fresh |= match r {
+                Retry::Materialise(v) => hints.forced.insert(v),
+                Retry::Separate(_, b) if parts.promoted.contains(&b) => hints.unpromoted.insert(b),
+                Retry::Separate(a, b) => hints.forbidden.insert((a, b)),
+            };
+        }
+        if !fresh {
+            return Err(internal("planning again did not change the plan"));
         }
     }
 }

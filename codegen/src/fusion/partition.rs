@@ -3,7 +3,7 @@
 
 use super::emit::Ctx;
 use super::prepare::Graph;
-use super::{internal, reduce, special, Fallible, Retry};
+use super::{internal, reduce, special, Fail, Fallible, Retry};
 use crate::lower::{lowering, Lowering};
 use crate::program::{BufferRef, BufferSource, Gemm, Program, ProgramBuffer, Step};
 use rjax_ir::{Atom, Result, Var};
@@ -52,6 +52,19 @@ pub(super) struct Parts {
     pub materialised: Vec<bool>,
     /// Steps in execution order.
     pub groups: Vec<Group>,
+    /// The `reduce_*` results given a buffer only to share a pass.
+    pub promoted: HashSet<Var>,
+}
+
+/// What earlier attempts at emitting taught the partitioner.
+#[derive(Debug, Default)]
+pub(super) struct Hints {
+    /// Values to materialise.
+    pub forced: HashSet<Var>,
+    /// Pairs of roots that may not share a kernel.
+    pub forbidden: HashSet<(Var, Var)>,
+    /// Reductions not to promote.
+    pub unpromoted: HashSet<Var>,
 }
 
 /// The class of equation `i`.
@@ -65,7 +78,9 @@ pub(super) fn class(g: &Graph, i: usize) -> Result<Class> {
         L::Reduce { .. } | L::ArgReduce { .. } => Class::Reduction,
         L::Dot(_) if g.gemms.contains_key(&i) => Class::Gemm,
         L::Dot(_) => Class::Reduction,
-        L::Cumsum { .. } | L::DynamicUpdateSlice | L::Scatter { .. } | L::RandomBits => Class::Special,
+        L::Cumsum { .. } | L::DynamicUpdateSlice | L::Scatter { .. } | L::RandomBits => {
+            Class::Special
+        }
         L::Inline(_) => return Err(internal("a call survived inlining")),
     })
 }
@@ -101,18 +116,26 @@ pub(super) fn reduce_axes(g: &Graph, v: Var) -> Option<&[usize]> {
     }
 }
 
-/// Partitions `g`: `forced` values are materialised, and no kernel holds
-/// both roots of a `forbidden` pair.
-pub(super) fn partition(g: &Graph, forced: &HashSet<Var>, forbidden: &HashSet<(Var, Var)>) -> Result<Parts> {
+/// Partitions `g` following `hints`.
+pub(super) fn partition(g: &Graph, hints: &Hints) -> Result<Parts> {
     let j = &g.jaxpr;
+    let forced = &hints.forced;
     let mut mat = vec![false; j.avals.len()];
     let mut set = |v: Var| mat[v.index()] = true;
-    j.invars.iter().chain(&j.constvars).chain(forced).for_each(|v| set(*v));
+    j.invars
+        .iter()
+        .chain(&j.constvars)
+        .chain(forced)
+        .for_each(|v| set(*v));
     j.outvars.iter().filter_map(atom_var).for_each(&mut set);
     for (i, plan) in &g.gemms {
-        [g.out_var(*i), plan.lhs.0, plan.rhs.0].into_iter().for_each(&mut set);
+        [g.out_var(*i), plan.lhs.0, plan.rhs.0]
+            .into_iter()
+            .for_each(&mut set);
     }
-    let classes: Vec<Class> = (0..j.eqns.len()).map(|i| class(g, i)).collect::<Result<_>>()?;
+    let classes: Vec<Class> = (0..j.eqns.len())
+        .map(|i| class(g, i))
+        .collect::<Result<_>>()?;
     let mut costly = vec![false; j.avals.len()];
     let mut size = vec![0usize; j.avals.len()];
     for (i, eqn) in j.eqns.iter().enumerate() {
@@ -133,30 +156,49 @@ pub(super) fn partition(g: &Graph, forced: &HashSet<Var>, forbidden: &HashSet<(V
             mat[v.index()] = true;
         }
     }
-    let groups = group(g, &classes, &mat, forbidden);
+    let mut promoted = HashSet::new();
+    let groups = group(g, &classes, &mut mat, hints, &mut promoted);
     Ok(Parts {
         materialised: mat,
         groups,
+        promoted,
     })
 }
 
-/// Groups the materialised values into steps (see [`Group`]).
-fn group(g: &Graph, classes: &[Class], mat: &[bool], forbidden: &HashSet<(Var, Var)>) -> Vec<Group> {
+/// Groups the materialised values into steps (see [`Group`]). A
+/// `reduce_*` that would be fused into its consumer is materialised instead
+/// when a kernel already loops over its operand's domain: it then
+/// accumulates in that kernel's pass, and its consumers can be that
+/// kernel's epilogue.
+fn group(
+    g: &Graph,
+    classes: &[Class],
+    mat: &mut [bool],
+    hints: &Hints,
+    promoted: &mut HashSet<Var>,
+) -> Vec<Group> {
+    let forbidden = &hints.forbidden;
     let mut groups: Vec<Group> = Vec::new();
     let mut producer: HashMap<Var, usize> = HashMap::new();
     for (i, class) in classes.iter().enumerate() {
         let v = g.out_var(i);
+        let promotable = *class == Class::Reduction
+            && !mat[v.index()]
+            && reduce_axes(g, v).is_some()
+            && !hints.unpromoted.contains(&v);
         let new = match class {
             Class::Gemm => Some(Group::Gemm(i)),
             Class::Special => Some(Group::Special(i)),
-            Class::Fused | Class::Reduction if mat[v.index()] => {
+            Class::Fused | Class::Reduction if mat[v.index()] || promotable => {
                 let deps = deps_of(g, mat, v);
                 let dom = domain(g, v);
                 let mut chosen = None;
                 for gi in (0..groups.len()).rev() {
                     if let Group::Fused { domain, roots } = &groups[gi] {
                         let apart = roots.iter().any(|r| forbidden.contains(&(v, *r)));
-                        if !apart && (*domain == dom || epilogue(g, v, domain, roots, &deps)) {
+                        let fits =
+                            *domain == dom || (mat[v.index()] && epilogue(g, v, roots, &deps));
+                        if !apart && fits {
                             chosen = Some(gi);
                             break;
                         }
@@ -165,6 +207,13 @@ fn group(g: &Graph, classes: &[Class], mat: &[bool], forbidden: &HashSet<(Var, V
                         break;
                     }
                 }
+                if promotable && chosen.is_none() && !(scalar_reduction(g, v) && feeds_epilogue(g, mat, v)) {
+                    continue;
+                }
+                if promotable {
+                    promoted.insert(v);
+                }
+                mat[v.index()] = true;
                 match chosen {
                     Some(gi) => {
                         if let Group::Fused { roots, .. } = &mut groups[gi] {
@@ -189,19 +238,57 @@ fn group(g: &Graph, classes: &[Class], mat: &[bool], forbidden: &HashSet<(Var, V
     groups
 }
 
-/// Whether root `v` can be the epilogue of a kernel over `domain`: its
-/// shape is a proper prefix of the domain and it uses a `reduce_*` root of
-/// that kernel that reduces exactly the remaining dimensions.
-fn epilogue(g: &Graph, v: Var, domain: &[usize], roots: &[Var], deps: &HashSet<Var>) -> bool {
-    let shape = &g.aval(v).shape;
-    let q = shape.len();
-    if reduce_axes(g, v).is_some() || q >= domain.len() || shape[..] != domain[..q] {
+/// Whether root `v` can be the epilogue of a kernel with `roots`: it uses
+/// a `reduce_*` root of that kernel whose result has `v`'s shape and is
+/// finished inside the loop nest ([`scalar_reduction`]).
+fn epilogue(g: &Graph, v: Var, roots: &[Var], deps: &HashSet<Var>) -> bool {
+    reduce_axes(g, v).is_none()
+        && roots.iter().any(|r| {
+            deps.contains(r) && g.aval(*r).shape == g.aval(v).shape && scalar_reduction(g, *r)
+        })
+}
+
+/// Whether `reduce_*` result `r`, looping over its operand's dimensions in
+/// order, reduces only dimensions after every kept one (unit dimensions
+/// aside): it then accumulates in a scalar and is finished after its
+/// reduced loops, in the loop nest.
+pub(super) fn scalar_reduction(g: &Graph, r: Var) -> bool {
+    let Some(axes) = reduce_axes(g, r) else {
         return false;
+    };
+    let dom = domain(g, r);
+    let live = |d: &usize| dom[*d] != 1;
+    let first_reduced = axes.iter().copied().filter(live).min();
+    let last_kept = (0..dom.len())
+        .filter(|d| !axes.contains(d))
+        .filter(live)
+        .max();
+    match (first_reduced, last_kept) {
+        (Some(f), Some(k)) => k < f,
+        (None, _) | (_, None) => true,
     }
-    let tail: Vec<usize> = (q..domain.len()).collect();
-    roots
-        .iter()
-        .any(|r| deps.contains(r) && reduce_axes(g, *r) == Some(&tail[..]))
+}
+
+/// Whether a materialised value of `r`'s shape is computed from `r`
+/// through fused elementwise work of that shape (so it can be `r`'s
+/// epilogue).
+fn feeds_epilogue(g: &Graph, mat: &[bool], r: Var) -> bool {
+    let shape = &g.aval(r).shape;
+    let mut frontier = vec![r];
+    let mut seen = HashSet::new();
+    while let Some(x) = frontier.pop() {
+        for &i in &g.consumers[x.index()] {
+            let c = g.out_var(i);
+            let elementwise = matches!(class(g, i), Ok(Class::Fused)) && g.aval(c).shape == *shape;
+            if elementwise && seen.insert(c) {
+                if mat[c.index()] {
+                    return true;
+                }
+                frontier.push(c);
+            }
+        }
+    }
+    false
 }
 
 /// The materialised values that computing `v` from its fused operands
@@ -211,7 +298,9 @@ fn deps_of(g: &Graph, mat: &[bool], v: Var) -> HashSet<Var> {
     let mut seen = HashSet::new();
     let mut stack = vec![v];
     while let Some(x) = stack.pop() {
-        let Some((_, eqn)) = g.def_eqn(x) else { continue };
+        let Some((_, eqn)) = g.def_eqn(x) else {
+            continue;
+        };
         for u in eqn.inputs.iter().filter_map(atom_var) {
             if mat[u.index()] {
                 deps.insert(u);
@@ -231,14 +320,25 @@ pub(super) fn atom_var(a: &Atom) -> Option<Var> {
     }
 }
 
+/// What building a partition's program gave.
+pub(super) enum Built {
+    /// The program.
+    Program(Program),
+    /// What to change before planning again (from every step that failed).
+    Retry(Vec<Retry>),
+}
+
 /// Builds the program of a partition.
-pub(super) fn build(g: &Graph, parts: &Parts) -> Fallible<Program> {
+pub(super) fn build(g: &Graph, parts: &Parts) -> Result<Built> {
     let j = &g.jaxpr;
     let mut buffers = Vec::new();
     let mut refs: HashMap<Var, BufferRef> = HashMap::new();
     let mut add = |v: Var, source: BufferSource, buffers: &mut Vec<ProgramBuffer>| {
         let aval = g.aval(v);
-        refs.insert(v, BufferRef(u32::try_from(buffers.len()).expect("internal error: too many buffers")));
+        refs.insert(
+            v,
+            BufferRef(u32::try_from(buffers.len()).expect("internal error: too many buffers")),
+        );
         buffers.push(ProgramBuffer {
             dtype: aval.dtype,
             shape: aval.shape.to_vec(),
@@ -263,11 +363,12 @@ pub(super) fn build(g: &Graph, parts: &Parts) -> Fallible<Program> {
         bufs: &refs,
     };
     let mut steps = Vec::new();
+    let mut retries = Vec::new();
     for (n, grp) in parts.groups.iter().enumerate() {
-        steps.push(match grp {
+        let step: Fallible<Step> = match grp {
             Group::Gemm(i) => {
                 let p = &g.gemms[i];
-                Step::Gemm(Gemm {
+                Ok(Step::Gemm(Gemm {
                     dtype: g.aval(g.out_var(*i)).dtype,
                     batch: p.batch,
                     m: p.m,
@@ -276,11 +377,19 @@ pub(super) fn build(g: &Graph, parts: &Parts) -> Fallible<Program> {
                     lhs: (ctx.buf(p.lhs.0), p.lhs.1),
                     rhs: (ctx.buf(p.rhs.0), p.rhs.1),
                     out: ctx.buf(g.out_var(*i)),
-                })
+                }))
             }
-            Group::Special(i) => special::emit(&ctx, *i, n)?,
-            Group::Fused { domain, roots } => reduce::emit_fused(&ctx, domain, roots, n)?,
-        });
+            Group::Special(i) => special::emit(&ctx, *i, n),
+            Group::Fused { domain, roots } => reduce::emit_fused(&ctx, domain, roots, n),
+        };
+        match step {
+            Ok(s) => steps.push(s),
+            Err(Fail::Retry(r)) => retries.push(r),
+            Err(Fail::Error(e)) => return Err(e),
+        }
+    }
+    if !retries.is_empty() {
+        return Ok(Built::Retry(retries));
     }
     let outputs = j
         .outvars
@@ -288,10 +397,9 @@ pub(super) fn build(g: &Graph, parts: &Parts) -> Fallible<Program> {
         .map(|a| atom_var(a).map(|v| ctx.buf(v)))
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| internal("a literal output survived preparation"))?;
-    let _ = Retry::Materialise;
-    Ok(Program {
+    Ok(Built::Program(Program {
         buffers,
         steps,
         outputs,
-    })
+    }))
 }

@@ -1,11 +1,15 @@
 //! Preparing a closed jaxpr for partitioning: one flat jaxpr of
-//! single-result equations, with nested calls inlined, dead code removed,
-//! distinct computed outputs and every float `dot_general` planned as a
-//! GEMM.
+//! single-result equations, with nested calls (`call`, `custom_jvp_call`,
+//! `custom_vjp_call`) inlined and `stop_gradient` dropped, then optimised
+//! by [`rjax_ir::passes::optimize`] (constant folding, simplification,
+//! common subexpressions, dead code), with distinct computed outputs and
+//! every float `dot_general` planned as a GEMM.
 
 use super::gemm::{self, GemmPlan};
 use crate::lower::{lowering, Lowering};
-use rjax_ir::{passes::dce, AVal, Atom, ClosedJaxpr, Eqn, HostBuffer, Jaxpr, Primitive, Result, Var};
+use rjax_ir::{
+    passes::optimize, AVal, Atom, ClosedJaxpr, Eqn, HostBuffer, Jaxpr, Primitive, Result, Var,
+};
 use std::collections::{HashMap, HashSet};
 
 /// The program fusion works on.
@@ -19,6 +23,8 @@ pub(super) struct Graph {
     pub def: Vec<Option<usize>>,
     /// Number of distinct equations reading each variable.
     pub uses: Vec<usize>,
+    /// The equations reading each variable, ascending.
+    pub consumers: Vec<Vec<usize>>,
     /// GEMM plans of float `dot_general` equations, by equation index.
     pub gemms: HashMap<usize, GemmPlan>,
 }
@@ -64,18 +70,29 @@ pub(super) fn prepare(closed: &ClosedJaxpr) -> Result<Graph> {
         eqns: inl.eqns,
         outvars,
     };
-    let mut jaxpr = dce(&flat);
+    let ClosedJaxpr { mut jaxpr, consts } = optimize(&ClosedJaxpr::new(flat, inl.consts));
     for eqn in &jaxpr.eqns {
         lowering(&eqn.prim)?;
     }
     distinct_outputs(&mut jaxpr);
     let gemms = gemm::plan_gemms(&mut jaxpr)?;
     let (def, uses) = def_use(&jaxpr);
+    let mut consumers = vec![Vec::new(); jaxpr.avals.len()];
+    for (i, eqn) in jaxpr.eqns.iter().enumerate() {
+        for a in &eqn.inputs {
+            if let Atom::Var(v) = a {
+                if consumers[v.index()].last() != Some(&i) {
+                    consumers[v.index()].push(i);
+                }
+            }
+        }
+    }
     Ok(Graph {
         jaxpr,
-        consts: inl.consts,
+        consts,
         def,
         uses,
+        consumers,
         gemms,
     })
 }
@@ -109,7 +126,9 @@ impl Inliner {
         env.extend(j.invars.iter().copied().zip(args));
         let get = |env: &HashMap<Var, Atom>, a: &Atom| match a {
             Atom::Lit(_) => *a,
-            Atom::Var(v) => *env.get(v).expect("internal error: unbound variable while inlining"),
+            Atom::Var(v) => *env
+                .get(v)
+                .expect("internal error: unbound variable while inlining"),
         };
         for eqn in &j.eqns {
             let inputs: Vec<Atom> = eqn.inputs.iter().map(|a| get(&env, a)).collect();
@@ -122,7 +141,11 @@ impl Inliner {
             } else {
                 // Unsupported primitives are kept: they fail after dead-code
                 // elimination, only if they are live.
-                let outputs: Vec<Var> = eqn.outputs.iter().map(|v| self.fresh(j.aval(*v).clone())).collect();
+                let outputs: Vec<Var> = eqn
+                    .outputs
+                    .iter()
+                    .map(|v| self.fresh(j.aval(*v).clone()))
+                    .collect();
                 for (old, new) in eqn.outputs.iter().zip(&outputs) {
                     env.insert(*old, Atom::Var(*new));
                 }
@@ -148,7 +171,8 @@ fn distinct_outputs(jaxpr: &mut Jaxpr) {
         let fresh_ok = matches!(atom, Atom::Var(v) if defined.remove(&v));
         if !fresh_ok {
             let aval = jaxpr.atom_aval(&atom);
-            let v = Var(u32::try_from(jaxpr.avals.len()).expect("internal error: too many variables"));
+            let v =
+                Var(u32::try_from(jaxpr.avals.len()).expect("internal error: too many variables"));
             jaxpr.avals.push(aval);
             jaxpr.eqns.push(Eqn {
                 prim: Primitive::StopGradient,

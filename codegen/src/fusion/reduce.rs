@@ -9,7 +9,7 @@
 use super::emit::{Coord, Ctx, Emitter};
 use super::partition::reduce_axes;
 use super::{Fail, Fallible, Retry};
-use crate::kernel::{AccId, BinaryOp, Const, Expr, ScalarType, UnaryOp, ValueId};
+use crate::kernel::{AccId, BinaryOp, Const, Expr, Index, ScalarType, UnaryOp, ValueId};
 use crate::lower::{lowering, DotDims, Lowering, ReduceOp};
 use crate::program::Step;
 use rjax_ir::{Atom, DType, Scalar, Var};
@@ -31,7 +31,12 @@ impl Emitter<'_> {
     /// Opens loops over the `axes` of `shape` (skipping unit ones) and
     /// returns the operand coordinates: loop variables on `axes`, `kept`
     /// (in order) elsewhere.
-    fn reduction_loops(&mut self, shape: &[usize], axes: &[usize], kept: &[Coord]) -> (Vec<Coord>, usize) {
+    fn reduction_loops(
+        &mut self,
+        shape: &[usize],
+        axes: &[usize],
+        kept: &[Coord],
+    ) -> (Vec<Coord>, usize) {
         let mut kept = kept.iter();
         let mut coords = Vec::with_capacity(shape.len());
         let mut opened = 0;
@@ -50,7 +55,14 @@ impl Emitter<'_> {
     }
 
     /// `reduce_*` of `x` over `axes`, at result index `coords`.
-    pub fn inline_reduce(&mut self, v: Var, x: &Atom, op: ReduceOp, axes: &[usize], coords: &[Coord]) -> Fallible<ValueId> {
+    pub fn inline_reduce(
+        &mut self,
+        v: Var,
+        x: &Atom,
+        op: ReduceOp,
+        axes: &[usize],
+        coords: &[Coord],
+    ) -> Fallible<ValueId> {
         let xs = self.cx.g.atom_aval(x).shape;
         let dtype = self.cx.g.aval(v).dtype;
         let ty = ScalarType::of(dtype);
@@ -123,13 +135,21 @@ impl Emitter<'_> {
 
     /// Integer `dot_general` at result index `coords`: a sum of products
     /// over the contracted dimensions in row-major order.
-    pub fn inline_dot(&mut self, v: Var, ins: &[Atom], d: DotDims<'_>, coords: &[Coord]) -> Fallible<ValueId> {
+    pub fn inline_dot(
+        &mut self,
+        v: Var,
+        ins: &[Atom],
+        d: DotDims<'_>,
+        coords: &[Coord],
+    ) -> Fallible<ValueId> {
         let g = self.cx.g;
         let (ls, rs) = (g.atom_aval(&ins[0]).shape, g.atom_aval(&ins[1]).shape);
         let dtype = g.aval(v).dtype;
         let ty = ScalarType::of(dtype);
         let free = |rank: usize, b: &[usize], c: &[usize]| -> Vec<usize> {
-            (0..rank).filter(|x| !b.contains(x) && !c.contains(x)).collect()
+            (0..rank)
+                .filter(|x| !b.contains(x) && !c.contains(x))
+                .collect()
         };
         let lf = free(ls.len(), d.lhs_batch, d.lhs_contract);
         let rf = free(rs.len(), d.rhs_batch, d.rhs_contract);
@@ -171,8 +191,11 @@ impl Emitter<'_> {
 /// How a root of a fused kernel is computed.
 #[derive(Clone, Debug)]
 enum Root<'g> {
-    /// Computed at loop level `level` from its definition.
-    Value { level: usize },
+    /// Computed in the innermost loop from its definition.
+    Value,
+    /// Computed from its definition where the scalar `reduce_*` root at
+    /// this position of the root list is finished, at its result index.
+    Epilogue(usize),
     /// A `reduce_*` folding its operand, evaluated in the innermost loop.
     Reduce {
         op: ReduceOp,
@@ -197,7 +220,12 @@ struct Nest<'g> {
 /// Emits the fused kernel computing `roots` over `domain` as program step
 /// `step`: with collapsed loops if every index stays affine, else with one
 /// loop per non-unit dimension.
-pub(super) fn emit_fused(cx: &Ctx<'_>, domain: &[usize], roots: &[Var], step: usize) -> Fallible<Step> {
+pub(super) fn emit_fused(
+    cx: &Ctx<'_>,
+    domain: &[usize],
+    roots: &[Var],
+    step: usize,
+) -> Fallible<Step> {
     let mut names: Vec<&str> = Vec::new();
     for r in roots {
         if let Some((_, e)) = cx.g.def_eqn(*r) {
@@ -216,12 +244,20 @@ pub(super) fn emit_fused(cx: &Ctx<'_>, domain: &[usize], roots: &[Var], step: us
 }
 
 /// One emission of a fused kernel.
-fn attempt<'a>(cx: &'a Ctx<'a>, domain: &[usize], roots: &[Var], collapse: bool) -> Fallible<Emitter<'a>> {
+fn attempt<'a>(
+    cx: &'a Ctx<'a>,
+    domain: &[usize],
+    roots: &[Var],
+    collapse: bool,
+) -> Fallible<Emitter<'a>> {
     let nest = Nest::new(cx, domain, roots, collapse);
     let mut em = Emitter::new(cx);
     em.local = roots.iter().copied().collect();
     for (v, root) in &nest.roots {
-        if let Root::Reduce { op, level: None, .. } = root {
+        if let Root::Reduce {
+            op, level: None, ..
+        } = root
+        {
             let aval = cx.g.aval(*v).clone();
             let buf = em.output_of(*v);
             let (c, opened) = em.nest(&aval.shape, true);
@@ -241,10 +277,7 @@ impl<'g> Nest<'g> {
     fn new(cx: &Ctx<'g>, domain: &[usize], vars: &[Var], collapse: bool) -> Nest<'g> {
         let g = cx.g;
         let rank = domain.len();
-        let reduced = |v: Var, d: usize| match reduce_axes(g, v) {
-            Some(axes) => axes.contains(&d),
-            None => d >= g.aval(v).rank(),
-        };
+        let reduced = |v: Var, d: usize| reduce_axes(g, v).is_some_and(|axes| axes.contains(&d));
         let sig = |d: usize| -> Vec<bool> { vars.iter().map(|v| reduced(*v, d)).collect() };
         let mut loops: Vec<Vec<usize>> = Vec::new();
         for d in (0..rank).filter(|&d| domain[d] != 1) {
@@ -254,10 +287,11 @@ impl<'g> Nest<'g> {
             }
         }
         let nloops = loops.len();
-        let level_of_rank = |q: usize| loops.iter().take_while(|l| l[0] < q).count();
-        let mut roots = Vec::new();
+        let mut roots: Vec<(Var, Root<'g>)> = Vec::new();
         for &v in vars {
-            let (_, eqn) = g.def_eqn(v).expect("internal error: a root without a definition");
+            let (_, eqn) = g
+                .def_eqn(v)
+                .expect("internal error: a root without a definition");
             let root = match lowering(&eqn.prim) {
                 Ok(Lowering::Reduce { op, axes }) => {
                     let red: Vec<bool> = loops.iter().map(|l| axes.contains(&l[0])).collect();
@@ -270,15 +304,21 @@ impl<'g> Nest<'g> {
                         level: scalar.then_some(first),
                     }
                 }
-                Ok(_) | Err(_) => Root::Value {
-                    level: level_of_rank(g.aval(v).rank()),
-                },
+                Ok(_) | Err(_) if g.aval(v).shape[..] == domain[..] => Root::Value,
+                Ok(_) | Err(_) => {
+                    let shape = &g.aval(v).shape;
+                    let of = roots.iter().position(|(r, k)| {
+                        matches!(k, Root::Reduce { level: Some(_), .. })
+                            && g.aval(*r).shape == *shape
+                    });
+                    Root::Epilogue(of.expect("internal error: an epilogue without its reduction"))
+                }
             };
             roots.push((v, root));
         }
         let parallel = !roots.iter().any(|(_, r)| match r {
             Root::Reduce { axes, .. } => loops.first().is_some_and(|l| axes.contains(&l[0])),
-            Root::Value { .. } => false,
+            Root::Value | Root::Epilogue(_) => false,
         });
         Nest {
             domain: domain.to_vec(),
@@ -289,13 +329,25 @@ impl<'g> Nest<'g> {
     }
 
     /// Emits loop level `p` and everything inside it.
-    fn level(&self, em: &mut Emitter<'_>, p: usize, coords: &mut Vec<Coord>, accs: &mut HashMap<usize, AccId>) -> Fallible<()> {
+    fn level(
+        &self,
+        em: &mut Emitter<'_>,
+        p: usize,
+        coords: &mut Vec<Coord>,
+        accs: &mut HashMap<usize, AccId>,
+    ) -> Fallible<()> {
         let g = em.cx.g;
         for (i, (v, root)) in self.roots.iter().enumerate() {
-            if let Root::Reduce { op, level: Some(l), .. } = root {
+            if let Root::Reduce {
+                op, level: Some(l), ..
+            } = root
+            {
                 if *l == p {
                     let dtype = g.aval(*v).dtype;
-                    accs.insert(i, em.acc_init(ScalarType::of(dtype), Const::Scalar(op.identity(dtype))));
+                    accs.insert(
+                        i,
+                        em.acc_init(ScalarType::of(dtype), Const::Scalar(op.identity(dtype))),
+                    );
                 }
             }
         }
@@ -306,11 +358,20 @@ impl<'g> Nest<'g> {
             if let [d] = dims[..] {
                 coords[d] = Coord::of_loop(l);
             } else {
-                let Coord::Lin(base) = Coord::of_loop(l) else { unreachable!("a loop coordinate is affine") };
+                let base = Index {
+                    offset: 0,
+                    terms: vec![(l, 1)],
+                    dynamic: None,
+                };
                 let mut div = 1i64;
                 for &d in dims.iter().rev() {
                     let size = self.domain[d] as i64;
-                    coords[d] = Coord::Split { base: base.clone(), div, size, total: extent as i64 };
+                    coords[d] = Coord::Split {
+                        base: base.clone(),
+                        div,
+                        size,
+                        total: extent as i64,
+                    };
                     div *= size;
                 }
             }
@@ -324,20 +385,30 @@ impl<'g> Nest<'g> {
 
     /// The work of the innermost loop: full-rank values and reduction
     /// updates.
-    fn innermost(&self, em: &mut Emitter<'_>, coords: &[Coord], accs: &HashMap<usize, AccId>) -> Fallible<()> {
+    fn innermost(
+        &self,
+        em: &mut Emitter<'_>,
+        coords: &[Coord],
+        accs: &HashMap<usize, AccId>,
+    ) -> Fallible<()> {
         let g = em.cx.g;
         for (i, (v, root)) in self.roots.iter().enumerate() {
             em.root = Some(*v);
             let aval = g.aval(*v).clone();
             let ty = ScalarType::of(aval.dtype);
             match root {
-                Root::Value { .. } if aval.rank() == self.domain.len() => {
+                Root::Value => {
                     let x = em.eval_def(*v, coords)?;
                     let buf = em.output_of(*v);
                     em.store(buf, &aval.shape, coords, x);
                 }
-                Root::Value { .. } => {}
-                Root::Reduce { op, axes, operand, level } => {
+                Root::Epilogue(_) => {}
+                Root::Reduce {
+                    op,
+                    axes,
+                    operand,
+                    level,
+                } => {
                     let e = em.eval_atom(operand, coords)?;
                     match level {
                         Some(_) => em.accumulate(accs[&i], ty, op.combine(), e),
@@ -355,12 +426,24 @@ impl<'g> Nest<'g> {
         Ok(())
     }
 
-    /// The work after loop level `p` closes: finished scalar reductions
-    /// and the values of lower rank (epilogues).
-    fn after(&self, em: &mut Emitter<'_>, p: usize, coords: &[Coord], accs: &HashMap<usize, AccId>) -> Fallible<()> {
+    /// The work after loop level `p` closes: the scalar reductions
+    /// finished there, then their epilogues.
+    fn after(
+        &self,
+        em: &mut Emitter<'_>,
+        p: usize,
+        coords: &[Coord],
+        accs: &HashMap<usize, AccId>,
+    ) -> Fallible<()> {
         let g = em.cx.g;
+        let mut done: HashMap<usize, Vec<Coord>> = HashMap::new();
         for (i, (v, root)) in self.roots.iter().enumerate() {
-            if let Root::Reduce { axes, level: Some(l), .. } = root {
+            if let Root::Reduce {
+                axes,
+                level: Some(l),
+                ..
+            } = root
+            {
                 if *l == p {
                     let aval = g.aval(*v).clone();
                     let r = em.acc_read(accs[&i], ScalarType::of(aval.dtype));
@@ -368,19 +451,20 @@ impl<'g> Nest<'g> {
                     em.memo_put(*v, &kept, r);
                     let buf = em.output_of(*v);
                     em.store(buf, &aval.shape, &kept, r);
+                    done.insert(i, kept);
                 }
             }
         }
         for (v, root) in &self.roots {
-            let aval = g.aval(*v).clone();
-            if let Root::Value { level } = root {
-                if *level == p && aval.rank() < self.domain.len() {
-                    em.root = Some(*v);
-                    let c = &coords[..aval.rank()];
-                    let x = em.eval_def(*v, c)?;
-                    let buf = em.output_of(*v);
-                    em.store(buf, &aval.shape, c, x);
-                }
+            if let Some(c) = match root {
+                Root::Epilogue(of) => done.get(of),
+                Root::Value | Root::Reduce { .. } => None,
+            } {
+                em.root = Some(*v);
+                let aval = g.aval(*v).clone();
+                let x = em.eval_def(*v, c)?;
+                let buf = em.output_of(*v);
+                em.store(buf, &aval.shape, c, x);
             }
         }
         Ok(())

@@ -24,7 +24,7 @@
 //!   with equal but separately built sub-jaxprs are therefore not merged.
 //!   [`super::optimize`] keeps shared sub-jaxprs shared.
 
-use super::Renames;
+use super::{with_eqns, Renames};
 use crate::buffer::Scalar;
 use crate::dtype::DType;
 use crate::jaxpr::{Atom, ClosedJaxpr, Eqn, Jaxpr};
@@ -111,12 +111,8 @@ pub(crate) fn cse_changed(jaxpr: &Jaxpr) -> (Jaxpr, bool) {
             }
         }
     }
-    let jaxpr = Jaxpr {
-        eqns,
-        outvars: renames.apply(&jaxpr.outvars),
-        ..jaxpr.clone()
-    };
-    (jaxpr, changed)
+    let outvars = renames.apply(&jaxpr.outvars);
+    (with_eqns(jaxpr, eqns, outvars), changed)
 }
 
 /// Whether two primitives are the same operation: equal parameters, with

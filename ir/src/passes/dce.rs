@@ -1,6 +1,7 @@
 //! Dead-code elimination. Every primitive is pure, so an equation none of
 //! whose outputs reaches a result can be dropped.
 
+use super::with_eqns;
 use crate::jaxpr::{Atom, ClosedJaxpr, Jaxpr};
 
 /// Removes equations whose outputs are not used by any later equation or
@@ -75,11 +76,7 @@ pub(crate) fn dce_changed(jaxpr: &Jaxpr) -> (Jaxpr, bool) {
         .filter(|(_, &k)| k)
         .map(|(e, _)| e.clone())
         .collect();
-    let jaxpr = Jaxpr {
-        eqns,
-        ..jaxpr.clone()
-    };
-    (jaxpr, changed)
+    (with_eqns(jaxpr, eqns, jaxpr.outvars.clone()), changed)
 }
 
 /// [`dce_closed`], and whether it removed anything.

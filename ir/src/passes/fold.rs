@@ -173,7 +173,8 @@ impl Folder {
         if values.iter().any(|v| v.len() > FOLD_LIMIT) {
             return false;
         }
-        let out_avals: Vec<&crate::AVal> = eqn.outputs.iter().map(|v| &self.avals[v.index()]).collect();
+        let out_avals: Vec<&crate::AVal> =
+            eqn.outputs.iter().map(|v| &self.avals[v.index()]).collect();
         let all_scalar = out_avals.iter().all(|a| a.rank() == 0);
         let has_array_const = inputs.iter().any(|a| matches!(a, Atom::Var(_)));
         let small = out_avals.iter().all(|a| a.size() <= FOLD_LIMIT);

@@ -9,7 +9,7 @@
 //! custom-derivative primitives stay where they are ([`super::optimize`]
 //! inlines the calls inside them).
 
-use super::{push_aval, Renames};
+use super::{push_aval, with_eqns, Renames};
 use crate::buffer::HostBuffer;
 use crate::jaxpr::{Atom, ClosedJaxpr, Eqn, Jaxpr, Var};
 use crate::primitive::Primitive;
@@ -113,10 +113,7 @@ fn inline(
     consts: Option<&[HostBuffer]>,
     memo: &mut Memo,
 ) -> (Jaxpr, Vec<HostBuffer>, bool) {
-    let mut out = Jaxpr {
-        eqns: Vec::with_capacity(jaxpr.eqns.len()),
-        ..jaxpr.clone()
-    };
+    let mut out = with_eqns(jaxpr, Vec::with_capacity(jaxpr.eqns.len()), Vec::new());
     let mut out_consts = consts.map(<[HostBuffer]>::to_vec).unwrap_or_default();
     let mut renames = Renames::default();
     // The outer constvars holding each inlined body's constants.

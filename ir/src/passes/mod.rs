@@ -38,6 +38,10 @@
 //! longer defined stay in the arena unused until [`compact`] renumbers them.
 //! Printed names do not depend on the arena, only on the order of
 //! definition.
+//!
+//! The passes expect well-formed jaxprs (ones that pass
+//! [`crate::verify::verify`], as every [`crate::JaxprBuilder`] result does);
+//! on a malformed one they may panic with an internal error.
 
 mod cse;
 mod dce;
@@ -55,7 +59,7 @@ pub use inline::{inline_calls, inline_calls_closed};
 pub use simplify::simplify;
 
 use crate::dtype::AVal;
-use crate::jaxpr::{Atom, ClosedJaxpr, Jaxpr, Var};
+use crate::jaxpr::{Atom, ClosedJaxpr, Eqn, Jaxpr, Var};
 use crate::primitive::Primitive;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -268,6 +272,9 @@ fn with_sub_jaxprs(prim: &Primitive, subs: Vec<Arc<ClosedJaxpr>>) -> Primitive {
 /// variables that are no longer defined. The printed form is unchanged.
 /// Sub-jaxprs are not touched (each has its own arena).
 ///
+/// # Panics
+/// If a variable is outside the jaxpr's `avals` (it does not verify).
+///
 /// # Example
 /// ```
 /// use rjax_ir::{passes::{compact, dce}, AVal, Atom, DType, JaxprBuilder, Primitive};
@@ -319,7 +326,7 @@ pub fn compact(jaxpr: &Jaxpr) -> Jaxpr {
         eqns: jaxpr
             .eqns
             .iter()
-            .map(|e| crate::jaxpr::Eqn {
+            .map(|e| Eqn {
                 prim: e.prim.clone(),
                 inputs: e.inputs.iter().map(atom).collect(),
                 outputs: e.outputs.iter().map(var).collect(),
@@ -327,6 +334,17 @@ pub fn compact(jaxpr: &Jaxpr) -> Jaxpr {
             })
             .collect(),
         outvars: jaxpr.outvars.iter().map(atom).collect(),
+    }
+}
+
+/// `jaxpr`'s arena and binders with new equations and outputs.
+pub(crate) fn with_eqns(jaxpr: &Jaxpr, eqns: Vec<Eqn>, outvars: Vec<Atom>) -> Jaxpr {
+    Jaxpr {
+        avals: jaxpr.avals.clone(),
+        constvars: jaxpr.constvars.clone(),
+        invars: jaxpr.invars.clone(),
+        eqns,
+        outvars,
     }
 }
 

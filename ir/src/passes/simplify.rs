@@ -29,7 +29,7 @@
 //! outputs keep their abstract values.
 
 use super::cse::literal_bits;
-use super::Renames;
+use super::{with_eqns, Renames};
 use crate::buffer::Scalar;
 use crate::dtype::AVal;
 use crate::jaxpr::{Atom, Eqn, Jaxpr};
@@ -84,12 +84,7 @@ pub(crate) fn simplify_changed(jaxpr: &Jaxpr) -> (Jaxpr, bool) {
         s.visit(eqn);
     }
     let outvars = s.renames.apply(&jaxpr.outvars);
-    let out = Jaxpr {
-        eqns: s.eqns,
-        outvars,
-        ..jaxpr.clone()
-    };
-    (out, s.changed)
+    (with_eqns(jaxpr, s.eqns, outvars), s.changed)
 }
 
 /// The state of one sweep.
@@ -369,7 +364,9 @@ fn lit_is(atom: &Atom, test: fn(Scalar) -> bool) -> bool {
 fn same_atom(a: &Atom, b: &Atom) -> bool {
     match (a, b) {
         (Atom::Var(x), Atom::Var(y)) => x == y,
-        (Atom::Lit(x), Atom::Lit(y)) => x.dtype() == y.dtype() && literal_bits(*x) == literal_bits(*y),
+        (Atom::Lit(x), Atom::Lit(y)) => {
+            x.dtype() == y.dtype() && literal_bits(*x) == literal_bits(*y)
+        }
         _ => false,
     }
 }
@@ -399,7 +396,7 @@ fn is_add_identity(s: Scalar) -> bool {
 /// `z` with `x - z = x` for every `x`: integer `0`, float `+0.0`.
 fn is_sub_identity(s: Scalar) -> bool {
     match s {
-        Scalar::F32(x) => x == 0.0,
+        Scalar::F32(x) => x.to_bits() == 0,
         Scalar::F64(x) => x.to_bits() == 0,
         Scalar::I32(x) => x == 0,
         Scalar::U32(x) => x == 0,

@@ -140,5 +140,8 @@ fn folds_arrays_up_to_the_limit_only() {
           in (b, c) }",
     );
     assert_eq!(after.consts[0], large_value);
-    assert_eq!(after.consts[1], buf(&vec![-3i32; FOLD_LIMIT], &[FOLD_LIMIT]));
+    assert_eq!(
+        after.consts[1],
+        buf(&vec![-3i32; FOLD_LIMIT], &[FOLD_LIMIT])
+    );
 }

@@ -84,7 +84,11 @@ fn folds_the_mean_scale_of_the_linear_classifier_gradient() {
           in (l, k) }",
     );
     assert_eq!(after.consts, before.consts);
-    assert_eq!(after.jaxpr.avals.len(), 12, "compacted: 4 binders and 8 results");
+    assert_eq!(
+        after.jaxpr.avals.len(),
+        12,
+        "compacted: 4 binders and 8 results"
+    );
     assert_eq!(optimize(&after), after, "a fixed point");
 }
 
@@ -123,7 +127,11 @@ fn optimizes_inside_higher_order_primitives_and_keeps_them_shared() {
             d:f32[] = add c c
           in (d,) }",
     );
-    assert_eq!(optimize(&after).to_string(), after.to_string(), "a fixed point");
+    assert_eq!(
+        optimize(&after).to_string(),
+        after.to_string(),
+        "a fixed point"
+    );
 }
 
 #[test]
@@ -260,10 +268,26 @@ fn random_program(seed: u64) -> ClosedJaxpr {
         let q = pool[r(pool.len() as u32) as usize];
         let lit = f(lits[r(lits.len() as u32) as usize]);
         let (prim, inputs) = match r(12) {
-            0 => ([Primitive::Neg, Primitive::Exp, Primitive::Sin][r(3) as usize].clone(), vec![p]),
-            1 => (Primitive::Mul, if r(2) == 0 { vec![p, lit] } else { vec![lit, p] }),
-            2 => ([Primitive::Add, Primitive::Sub][r(2) as usize].clone(), vec![p, lit]),
-            3 => ([Primitive::Add, Primitive::Mul, Primitive::Max][r(3) as usize].clone(), vec![p, q]),
+            0 => (
+                [Primitive::Neg, Primitive::Exp, Primitive::Sin][r(3) as usize].clone(),
+                vec![p],
+            ),
+            1 => (
+                Primitive::Mul,
+                if r(2) == 0 {
+                    vec![p, lit]
+                } else {
+                    vec![lit, p]
+                },
+            ),
+            2 => (
+                [Primitive::Add, Primitive::Sub][r(2) as usize].clone(),
+                vec![p, lit],
+            ),
+            3 => (
+                [Primitive::Add, Primitive::Mul, Primitive::Max][r(3) as usize].clone(),
+                vec![p, q],
+            ),
             4 => {
                 let t = b.op(tr(&[1, 0]), &[p]);
                 (tr(&[1, 0]), vec![t])
@@ -274,7 +298,10 @@ fn random_program(seed: u64) -> ClosedJaxpr {
             }
             6 => {
                 let c = b.op(bcast(&[2, 3], &[]), &[lit]);
-                ([Primitive::Mul, Primitive::Add][r(2) as usize].clone(), vec![c, p])
+                (
+                    [Primitive::Mul, Primitive::Add][r(2) as usize].clone(),
+                    vec![c, p],
+                )
             }
             7 => {
                 let row = b.op(bcast(&[3], &[]), &[v(s)]);
@@ -319,7 +346,11 @@ fn random_programs_keep_their_results_bit_for_bit() {
         assert!(after.jaxpr.eqns.len() <= before.jaxpr.eqns.len());
         shrunk += usize::from(after.jaxpr.eqns.len() < before.jaxpr.eqns.len());
         let again = optimize(&after);
-        assert_eq!(again.to_string(), after.to_string(), "seed {seed}: not a fixed point");
+        assert_eq!(
+            again.to_string(),
+            after.to_string(),
+            "seed {seed}: not a fixed point"
+        );
     }
     assert!(shrunk >= 50, "only {shrunk} of 60 programs got smaller");
 }

@@ -56,7 +56,10 @@ fn adding_positive_zero_is_not_an_identity_for_floats() {
     assert_eq!(bits(Primitive::Add, &[&minus_zero, &plus]), 0);
     assert_eq!(bits(Primitive::Add, &[&minus_zero, &minus]), 0x8000_0000);
     assert_eq!(bits(Primitive::Sub, &[&minus_zero, &plus]), 0x8000_0000);
-    assert_eq!(bits(Primitive::ReduceSum { axes: vec![] }, &[&minus_zero]), 0);
+    assert_eq!(
+        bits(Primitive::ReduceSum { axes: vec![] }, &[&minus_zero]),
+        0
+    );
 }
 
 #[test]

@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Runs the same workloads in rjax and in JAX on this machine, in one run,
+and prints both figures and their ratio (rjax speed / JAX speed: above 1
+means rjax is faster), ending with one line `ratios: name=value ...`.
+
+Usage: benches/compare_jax.py --python PATH_TO_PYTHON_WITH_JAX [--quick]
+
+The rjax figures come from `cargo bench --bench workloads`; the JAX figures
+from the same workloads written in jax.numpy, run by the given Python
+(which needs `jax`). Each figure is the best of several repetitions after a
+warm-up call, with `block_until_ready()` on every JAX result.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+JAX_SIDE = textwrap.dedent(r'''
+    import json, sys, time
+    import jax, jax.numpy as jnp
+    quick = "--quick" in sys.argv
+    reps = 3 if quick else 10
+    def best_of(f):
+        jax.block_until_ready(f())
+        best = float("inf")
+        for _ in range(reps):
+            t = time.perf_counter(); jax.block_until_ready(f()); best = min(best, time.perf_counter() - t)
+        return best
+    def arr(shape, seed):
+        return jax.random.uniform(jax.random.key(seed), shape, jnp.float32, -1.0, 1.0)
+    out = {}
+    for n in (256, 1024, 2048):
+        a, b = arr((n, n), 1), arr((n, n), 2)
+        f = jax.jit(lambda a, b: a @ b)
+        out[f"matmul_{n}"] = [2 * n**3 / best_of(lambda: f(a, b)) / 1e9, "GFLOP/s"]
+    for name, n in (("fused_1m", 1 << 20), ("fused_16m", 1 << 24)):
+        x = arr((n,), 3)
+        f = jax.jit(lambda x: jnp.tanh(x * 1.5 + 0.5) * 0.3 + jnp.exp(-x * x))
+        out[name] = [8 * n / best_of(lambda: f(x)) / 1e9, "GB/s"]
+    x = arr((1 << 24,), 4); f = jax.jit(jnp.sum)
+    out["sum_16m"] = [4 * (1 << 24) / best_of(lambda: f(x)) / 1e9, "GB/s"]
+    x = arr((4096, 1024), 5); f = jax.jit(lambda x: jax.nn.softmax(x, -1))
+    out["softmax"] = [8 * 4096 * 1024 / best_of(lambda: f(x)) / 1e9, "GB/s"]
+    def mlp_params(sizes):
+        return [(arr((m, n), 10 + i) * (2.0 / m) ** 0.5, jnp.zeros(n)) for i, (m, n) in enumerate(zip(sizes, sizes[1:]))]
+    def mlp_loss(params, x, y):
+        h = x
+        for i, (w, b) in enumerate(params):
+            h = h @ w + b
+            if i + 1 < len(params):
+                h = jax.nn.relu(h)
+        return -(jax.nn.log_softmax(h, -1) * y).sum(-1).mean()
+    params = mlp_params([784, 512, 512, 10]); x = arr((128, 784), 6)
+    y = jax.nn.one_hot(jnp.arange(128) % 10, 10)
+    @jax.jit
+    def step(p, x, y):
+        g = jax.grad(mlp_loss)(p, x, y)
+        return jax.tree_util.tree_map(lambda p, g: p - 0.01 * g, p, g)
+    state = [params]
+    def run():
+        state[0] = step(state[0], x, y); return state[0]
+    out["mlp_step"] = [1 / best_of(run), "steps/s"]
+    for depth in (2, 8, 32):
+        jax.clear_caches()
+        p = mlp_params([64] * (depth + 1)); xx = arr((32, 64), 7)
+        yy = jax.nn.one_hot(jnp.arange(32) % 64, 64)
+        t = time.perf_counter()
+        jax.block_until_ready(jax.jit(jax.grad(mlp_loss))(p, xx, yy))
+        out[f"compile_d{depth}"] = [time.perf_counter() - t, "s (first call)"]
+    a, b = arr((4,), 8), arr((4,), 9)
+    iters = 2000 if quick else 20000
+    def many():
+        for _ in range(iters):
+            c = a + b
+        return c
+    out["eager_add"] = [best_of(many) / iters * 1e6, "us/op"]
+    print(json.dumps(out))
+''')
+
+# Units where a smaller figure is better: the ratio is JAX's over rjax's.
+LOWER_IS_BETTER = ("s (first call)", "us/op", "s")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--python", required=True, help="a Python interpreter with jax installed")
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    args = parser.parse_args()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    extra = ["--quick"] if args.quick else []
+    rjax = subprocess.run(
+        ["cargo", "bench", "--quiet", "--bench", "workloads", "--"] + extra,
+        cwd=root, check=True, capture_output=True, text=True,
+    )
+    rjax_figures = json.loads(rjax.stdout.strip().splitlines()[-1])
+    jax = subprocess.run([args.python, "-c", JAX_SIDE] + extra, check=True, capture_output=True, text=True)
+    jax_figures = json.loads(jax.stdout.strip().splitlines()[-1])
+    print(f"{'workload':<16} {'rjax':>14} {'jax':>14}  {'unit':<16} {'ratio':>7}")
+    ratios = []
+    for name, (value, unit) in rjax_figures.items():
+        if name not in jax_figures:
+            continue
+        other = jax_figures[name][0]
+        ratio = other / value if unit in LOWER_IS_BETTER else value / other
+        ratios.append(f"{name}={ratio:.3f}")
+        print(f"{name:<16} {value:>14.4g} {other:>14.4g}  {unit:<16} {ratio:>7.3f}")
+    print("ratios: " + " ".join(ratios))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+//! The rjax side of `benches/compare_jax.py`: runs each workload and prints
+//! one JSON object `{"name": [value, "unit"], ...}` on stdout.
+//!
+//! Run directly with `cargo bench --bench workloads -- [--quick]`. Figures
+//! are steady-state (after a warm-up call), best of several repetitions,
+//! with buffers allocated by the runtime on each call.
+
+use rjax::prelude::*;
+use std::time::Instant;
+
+/// Best wall time of `reps` runs of `f`, in seconds.
+fn best_of(reps: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    (0..reps)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn normal(n: usize, seed: u64) -> Vec<f32> {
+    // A small deterministic generator; the values only need to be varied.
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+fn array(shape: &[usize], seed: u64) -> Array {
+    Array::from_vec(normal(shape.iter().product(), seed), shape).expect("shape")
+}
+
+type Params = Vec<(Array, Array)>;
+
+fn mlp_params(sizes: &[usize]) -> Params {
+    sizes
+        .windows(2)
+        .enumerate()
+        .map(|(i, w)| {
+            let scale = (2.0 / w[0] as f32).sqrt();
+            (array(&[w[0], w[1]], i as u64 + 10) * scale as f64, jnp::zeros(&[w[1]], DType::F32))
+        })
+        .collect()
+}
+
+fn mlp_loss(params: &Params, x: &Array, labels: &Array) -> Array {
+    let mut h = x.clone();
+    for (i, (w, b)) in params.iter().enumerate() {
+        h = h.matmul(w) + b;
+        if i + 1 < params.len() {
+            h = nn::relu(&h);
+        }
+    }
+    let logp = nn::log_softmax(&h, -1);
+    -(logp * labels).sum_axes(-1, false).mean()
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let reps = if quick { 3 } else { 10 };
+    let mut results: Vec<(String, f64, &str)> = Vec::new();
+
+    for n in [256usize, 1024, 2048] {
+        let (a, b) = (array(&[n, n], 1), array(&[n, n], 2));
+        let f = jit(|(a, b): &(Array, Array)| a.matmul(b));
+        let args = (a, b);
+        let t = best_of(reps, || {
+            f(&args);
+        });
+        results.push((format!("matmul_{n}"), 2.0 * (n * n * n) as f64 / t / 1e9, "GFLOP/s"));
+    }
+    for (name, n) in [("fused_1m", 1usize << 20), ("fused_16m", 1 << 24)] {
+        let x = array(&[n], 3);
+        let f = jit(|x: &Array| (x * 1.5 + 0.5).tanh() * 0.3 + (-(x * x)).exp());
+        let t = best_of(reps, || {
+            f(&x);
+        });
+        results.push((name.into(), 8.0 * n as f64 / t / 1e9, "GB/s"));
+    }
+    {
+        let n = 1usize << 24;
+        let x = array(&[n], 4);
+        let f = jit(|x: &Array| x.sum());
+        let t = best_of(reps, || {
+            f(&x);
+        });
+        results.push(("sum_16m".into(), 4.0 * n as f64 / t / 1e9, "GB/s"));
+    }
+    {
+        let x = array(&[4096, 1024], 5);
+        let f = jit(|x: &Array| nn::softmax(x, -1));
+        let t = best_of(reps, || {
+            f(&x);
+        });
+        results.push(("softmax".into(), 8.0 * (4096 * 1024) as f64 / t / 1e9, "GB/s"));
+    }
+    {
+        let params = mlp_params(&[784, 512, 512, 10]);
+        let x = array(&[128, 784], 6);
+        let labels = nn::one_hot(&Array::from_vec((0..128).map(|i| i % 10).collect::<Vec<i32>>(), &[128]).unwrap(), 10, DType::F32);
+        let step = jit(|(p, x, y): &(Params, Array, Array)| {
+            let g = grad(|p: &Params| mlp_loss(p, x, y))(p);
+            tree_map2(p, &g, |p, g| p - g * 0.01)
+        });
+        let mut state = (params, x, labels);
+        let t = best_of(reps, || {
+            let next = step(&state);
+            state.0 = next;
+        });
+        results.push(("mlp_step".into(), 1.0 / t, "steps/s"));
+    }
+    for depth in [2usize, 8, 32] {
+        let sizes: Vec<usize> = std::iter::repeat_n(64, depth + 1).collect();
+        let params = mlp_params(&sizes);
+        let x = array(&[32, 64], 7);
+        let y = nn::one_hot(&Array::from_vec((0..32).map(|i| i % 64).collect::<Vec<i32>>(), &[32]).unwrap(), 64, DType::F32);
+        let t = Instant::now();
+        let f = jit(grad(|p: &Params| mlp_loss(p, &x, &y)));
+        f(&params);
+        results.push((format!("compile_d{depth}"), t.elapsed().as_secs_f64(), "s (first call)"));
+    }
+    {
+        let (a, b) = (array(&[4], 8), array(&[4], 9));
+        let iters = if quick { 2_000 } else { 20_000 };
+        let t = best_of(3, || {
+            for _ in 0..iters {
+                std::hint::black_box(&a + &b);
+            }
+        });
+        results.push(("eager_add".into(), t / iters as f64 * 1e6, "us/op"));
+    }
+    let body: Vec<String> = results.iter().map(|(k, v, u)| format!("\"{k}\": [{v}, \"{u}\"]")).collect();
+    println!("{{{}}}", body.join(", "));
+}

@@ -1,0 +1,497 @@
+//! Running a compiled program on the CPU: [`CpuExecutable`].
+//!
+//! A call validates the arguments, takes an arena from the executable's
+//! pool (see `plan` for what lives where), allocates the output vectors
+//! (or takes donated arguments' storage), builds the table of buffer
+//! addresses, runs the steps in order and hands the outputs back as
+//! [`HostBuffer`]s. Arguments are never copied: kernels read the caller's
+//! vectors in place.
+//!
+//! - **Kernel steps** call the JIT-compiled function. A kernel with a split
+//!   loop whose estimated work reaches `PARALLEL_WORK_THRESHOLD` (2^18
+//!   executed statements) is split into one contiguous range of the split
+//!   loop per thread of rayon's global pool (sized to the cores); smaller
+//!   kernels run on the calling thread.
+//! - **GEMM steps** go through [`gemm_shim`] to the `gemm` crate, which picks
+//!   its AVX-512/AVX2/SSE kernels by run-time CPU feature detection and
+//!   parallelises large products over rayon itself; batches of small
+//!   products are spread over the pool instead.
+
+use std::sync::Mutex;
+
+use rayon::prelude::*;
+use rjax_ir::{num_elements, AVal, DType, Data, HostBuffer, Result, Scalar};
+
+use super::env::{error, KernelFn};
+use super::plan::{MemoryPlan, OutputPlan, Slot};
+use super::translate::{KernelInfo, PARALLEL_WORK_THRESHOLD};
+use super::JitCode;
+use crate::program::{BufferRef, Gemm, Program, Step};
+use crate::Executable;
+
+/// A step ready to run.
+enum RStep {
+    Kernel {
+        f: KernelFn,
+        info: KernelInfo,
+        args: Vec<BufferRef>,
+    },
+    Gemm(Gemm),
+}
+
+/// Scratch memory for one call: 64-byte aligned, kept warm in the pool.
+struct Arena {
+    mem: Vec<u64>,
+}
+
+impl Arena {
+    fn new(bytes: usize) -> Arena {
+        Arena {
+            mem: vec![0u64; bytes.div_ceil(8) + 8],
+        }
+    }
+
+    fn base(&mut self) -> *mut u8 {
+        let p = self.mem.as_mut_ptr().cast::<u8>();
+        // SAFETY: the vector has 64 spare bytes, so the aligned start stays
+        // inside it.
+        unsafe { p.add(p.align_offset(64)) }
+    }
+}
+
+/// A raw pointer that may cross to pool threads.
+#[derive(Clone, Copy)]
+struct SendPtr<T>(*const T);
+
+// SAFETY: the pointed-to table and buffers outlive the parallel scope that
+// uses them, and parallel kernel ranges write disjoint elements (the kernel
+// IR's `parallel` contract).
+unsafe impl<T> Send for SendPtr<T> {}
+// SAFETY: as above; the pointer itself is only read.
+unsafe impl<T> Sync for SendPtr<T> {}
+
+/// A program compiled for the host CPU. Holds its machine code (freed when
+/// the executable is dropped), constants, memory plan and arena pool.
+pub struct CpuExecutable {
+    steps: Vec<RStep>,
+    buffers: Vec<(DType, Vec<usize>)>,
+    constants: Vec<HostBuffer>,
+    plan: MemoryPlan,
+    pool: Mutex<Vec<Arena>>,
+    in_avals: Vec<AVal>,
+    /// Declared last: the code is freed after everything pointing into it.
+    _code: JitCode,
+}
+
+impl std::fmt::Debug for CpuExecutable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CpuExecutable")
+            .field("steps", &self.steps.len())
+            .field("arena_bytes", &self.plan.arena_bytes)
+            .field("in_avals", &self.in_avals)
+            .finish()
+    }
+}
+
+fn data_ptr(d: &Data) -> *const u8 {
+    match d {
+        Data::F32(v) => v.as_ptr().cast(),
+        Data::F64(v) => v.as_ptr().cast(),
+        Data::I32(v) => v.as_ptr().cast(),
+        Data::U32(v) => v.as_ptr().cast(),
+        Data::Bool(v) => v.as_ptr().cast(),
+    }
+}
+
+fn data_mut_ptr(d: &mut Data) -> *mut u8 {
+    match d {
+        Data::F32(v) => v.as_mut_ptr().cast(),
+        Data::F64(v) => v.as_mut_ptr().cast(),
+        Data::I32(v) => v.as_mut_ptr().cast(),
+        Data::U32(v) => v.as_mut_ptr().cast(),
+        Data::Bool(v) => v.as_mut_ptr().cast(),
+    }
+}
+
+impl CpuExecutable {
+    /// Assembles an executable from compiled steps (see `super::compile_program`).
+    pub(crate) fn new(
+        program: &Program,
+        fns: Vec<(KernelFn, KernelInfo)>,
+        plan: MemoryPlan,
+        in_avals: Vec<AVal>,
+        code: JitCode,
+    ) -> CpuExecutable {
+        let mut fns = fns.into_iter();
+        let steps = program
+            .steps
+            .iter()
+            .map(|s| match s {
+                Step::Kernel { args, .. } => {
+                    let (f, info) = fns
+                        .next()
+                        .expect("internal error: one function per kernel step");
+                    RStep::Kernel {
+                        f,
+                        info,
+                        args: args.clone(),
+                    }
+                }
+                Step::Gemm(g) => RStep::Gemm(g.clone()),
+            })
+            .collect();
+        let constants = program
+            .buffers
+            .iter()
+            .filter_map(|pb| match &pb.source {
+                crate::program::BufferSource::Constant(c) => Some(c.clone()),
+                crate::program::BufferSource::Argument(_)
+                | crate::program::BufferSource::Temporary => None,
+            })
+            .collect();
+        CpuExecutable {
+            steps,
+            buffers: program
+                .buffers
+                .iter()
+                .map(|pb| (pb.dtype, pb.shape.clone()))
+                .collect(),
+            constants,
+            plan,
+            pool: Mutex::new(Vec::new()),
+            in_avals,
+            _code: code,
+        }
+    }
+
+    /// Bytes of scratch memory one call uses (temporaries that are not
+    /// outputs, after sharing by liveness).
+    pub fn arena_bytes(&self) -> usize {
+        self.plan.arena_bytes
+    }
+
+    fn check_args(&self, avals: impl ExactSizeIterator<Item = AVal>) -> Result<()> {
+        if avals.len() != self.in_avals.len() {
+            return Err(error(format!(
+                "expected {} arguments, got {}",
+                self.in_avals.len(),
+                avals.len()
+            )));
+        }
+        for (i, (got, want)) in avals.zip(&self.in_avals).enumerate() {
+            if &got != want {
+                return Err(error(format!(
+                    "argument {i} is {got}, the executable was compiled for {want}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the program, allowing outputs to be written into the arguments'
+    /// storage: each output whose dtype and length match an argument that
+    /// is dead by the time the output is written (or that one elementwise
+    /// kernel updates in place) reuses that argument's vector instead of
+    /// fresh memory. The arguments are consumed either way.
+    ///
+    /// # Errors
+    /// As [`Executable::run`].
+    pub fn run_donated(&self, args: Vec<HostBuffer>) -> Result<Vec<HostBuffer>> {
+        self.check_args(args.iter().map(HostBuffer::aval))?;
+        let mut datas: Vec<Option<Data>> = args.into_iter().map(|a| Some(a.into_data())).collect();
+        let arg_ptrs: Vec<*const u8> = datas
+            .iter()
+            .map(|d| data_ptr(d.as_ref().expect("internal error: argument")))
+            .collect();
+        let mut donated = vec![false; self.plan.fresh.len()];
+        let mut outs = Vec::with_capacity(self.plan.fresh.len());
+        for (k, r) in self.plan.fresh.iter().enumerate() {
+            match self.plan.donation[k].and_then(|a| datas[a].take()) {
+                Some(d) => {
+                    donated[k] = true;
+                    outs.push(d);
+                }
+                None => outs.push(self.fresh_output(*r)),
+            }
+        }
+        let copies: Vec<Option<&Data>> = datas.iter().map(Option::as_ref).collect();
+        self.execute(&arg_ptrs, outs, &donated, &copies)
+    }
+
+    fn fresh_output(&self, r: BufferRef) -> Data {
+        let (dtype, shape) = &self.buffers[r.0 as usize];
+        Data::filled(Scalar::zero(*dtype), num_elements(shape))
+    }
+
+    /// Runs the steps with the given argument addresses and output vectors;
+    /// `args` gives the argument vectors still available for copies.
+    fn execute(
+        &self,
+        arg_ptrs: &[*const u8],
+        mut outs: Vec<Data>,
+        donated: &[bool],
+        args: &[Option<&Data>],
+    ) -> Result<Vec<HostBuffer>> {
+        let mut arena = self
+            .pool
+            .lock()
+            .map_err(|_| error("arena pool poisoned"))?
+            .pop();
+        let arena = arena.get_or_insert_with(|| Arena::new(self.plan.arena_bytes));
+        let arena_base = arena.base();
+        let out_ptrs: Vec<*mut u8> = outs.iter_mut().map(data_mut_ptr).collect();
+        let ptrs: Vec<*mut u8> = self
+            .plan
+            .slots
+            .iter()
+            .map(|slot| match *slot {
+                // Inputs are only read: compile_program checked that no step
+                // writes an argument or a constant.
+                Slot::Arg(i) => arg_ptrs[i].cast_mut(),
+                Slot::Const(i) => data_ptr(self.constants[i].data()).cast_mut(),
+                // SAFETY: the plan keeps every offset + size within
+                // arena_bytes, the arena's length.
+                Slot::Arena(off) => unsafe { arena_base.add(off) },
+                Slot::Out(k) => out_ptrs[k],
+                Slot::Unused => std::ptr::null_mut(),
+            })
+            .collect();
+        for (s, step) in self.steps.iter().enumerate() {
+            let zero = self.plan.zero_arena[s].iter().copied().chain(
+                (0..outs.len())
+                    .filter(|&k| donated[k] && self.plan.fresh_zero_at[k] == Some(s))
+                    .map(|k| self.plan.fresh[k]),
+            );
+            for r in zero {
+                let bytes = self.bytes(r);
+                // SAFETY: ptrs[r] addresses `bytes` writable bytes of buffer r.
+                unsafe { std::ptr::write_bytes(ptrs[r.0 as usize], 0, bytes) };
+            }
+            match step {
+                RStep::Kernel { f, info, args } => {
+                    let table: Vec<*mut u8> = args.iter().map(|a| ptrs[a.0 as usize]).collect();
+                    // SAFETY: compile_program checked that every parameter
+                    // is bound to a buffer of the declared dtype and length,
+                    // that outputs are temporaries, and every affine index
+                    // is in bounds.
+                    unsafe { call_kernel(*f, *info, &table) };
+                }
+                RStep::Gemm(g) => {
+                    let p = |r: BufferRef| ptrs[r.0 as usize];
+                    // SAFETY: compile_program checked the operand strides
+                    // against the buffers' lengths and the dtypes.
+                    unsafe { gemm_shim(g, p(g.lhs.0), p(g.rhs.0), p(g.out)) };
+                }
+            }
+        }
+        if let Ok(mut pool) = self.pool.lock() {
+            pool.push(Arena {
+                mem: std::mem::take(&mut arena.mem),
+            });
+        }
+        // Copies first (an output listed twice is copied from the vector
+        // that its first listing then moves out).
+        let mut copies = Vec::with_capacity(self.plan.outputs.len());
+        for o in &self.plan.outputs {
+            copies.push(match *o {
+                OutputPlan::Fresh(_) => None,
+                OutputPlan::Copy(r) => Some(self.copy_of(r, args, &outs)?),
+            });
+        }
+        let mut outs: Vec<Option<Data>> = outs.into_iter().map(Some).collect();
+        let mut results = Vec::with_capacity(self.plan.outputs.len());
+        for (o, copy) in self.plan.outputs.iter().zip(copies) {
+            let (data, r) = match (*o, copy) {
+                (OutputPlan::Copy(r), Some(d)) => (d, r),
+                (OutputPlan::Fresh(k), _) => (
+                    outs[k].take().expect("internal error: output taken twice"),
+                    self.plan.fresh[k],
+                ),
+                (OutputPlan::Copy(_), None) => {
+                    return Err(error("internal error: output copy missing"))
+                }
+            };
+            results.push(HostBuffer::new(data, &self.buffers[r.0 as usize].1)?);
+        }
+        Ok(results)
+    }
+
+    fn bytes(&self, r: BufferRef) -> usize {
+        let (dtype, shape) = &self.buffers[r.0 as usize];
+        num_elements(shape) * super::env::elem_size(*dtype) as usize
+    }
+
+    fn copy_of(&self, r: BufferRef, args: &[Option<&Data>], outs: &[Data]) -> Result<Data> {
+        match self.plan.slots[r.0 as usize] {
+            Slot::Arg(i) => args
+                .get(i)
+                .copied()
+                .flatten()
+                .cloned()
+                .ok_or_else(|| error("internal error: copied argument was donated")),
+            Slot::Const(i) => Ok(self.constants[i].data().clone()),
+            Slot::Out(k) => Ok(outs[k].clone()),
+            Slot::Arena(_) | Slot::Unused => {
+                Err(error("internal error: output planned in the arena"))
+            }
+        }
+    }
+}
+
+impl Executable for CpuExecutable {
+    fn run(&self, args: &[HostBuffer]) -> Result<Vec<HostBuffer>> {
+        self.check_args(args.iter().map(HostBuffer::aval))?;
+        let arg_ptrs: Vec<*const u8> = args.iter().map(|a| data_ptr(a.data())).collect();
+        let outs = self
+            .plan
+            .fresh
+            .iter()
+            .map(|r| self.fresh_output(*r))
+            .collect::<Vec<_>>();
+        let donated = vec![false; outs.len()];
+        let copies: Vec<Option<&Data>> = args.iter().map(|a| Some(a.data())).collect();
+        self.execute(&arg_ptrs, outs, &donated, &copies)
+    }
+}
+
+/// Calls a kernel, split across the pool when it is large enough.
+///
+/// # Safety
+/// `table` must hold valid addresses of the kernel's buffers.
+pub(crate) unsafe fn call_kernel(f: KernelFn, info: KernelInfo, table: &[*mut u8]) {
+    let threads = rayon::current_num_threads();
+    let Some(extent) = info.split_extent else {
+        // SAFETY: the caller's contract; without a split loop the range is ignored.
+        unsafe { f(table.as_ptr(), 0, 0) };
+        return;
+    };
+    let chunks = threads.min(extent);
+    if chunks < 2 || info.work < PARALLEL_WORK_THRESHOLD {
+        // SAFETY: the caller's contract; the whole range.
+        unsafe { f(table.as_ptr(), 0, extent as i64) };
+        return;
+    }
+    let tp = SendPtr(table.as_ptr());
+    (0..chunks).into_par_iter().for_each(move |c| {
+        let begin = extent * c / chunks;
+        let end = extent * (c + 1) / chunks;
+        let tp = tp;
+        // SAFETY: the caller's contract; the ranges are disjoint and the
+        // split loop's iterations independent.
+        unsafe { f(tp.0, begin as i64, end as i64) };
+    });
+}
+
+/// Products at least this large (m·n·k) let the `gemm` crate use the pool.
+const GEMM_PARALLEL_THRESHOLD: usize = 1 << 18;
+
+/// The GEMM shim: `out[b] = lhs[b] @ rhs[b]` through the `gemm` crate
+/// (which computes `dst = alpha·dst + beta·lhs·rhs`: alpha 0, beta 1, dst
+/// not read).
+///
+/// # Safety
+/// The pointers must address buffers of `g.dtype` that the strides keep in
+/// bounds; `out` holds `batch·m·n` elements and overlaps neither operand.
+unsafe fn gemm_shim(g: &Gemm, lhs: *mut u8, rhs: *mut u8, out: *mut u8) {
+    match g.dtype {
+        // SAFETY: the caller's contract, with the element type of g.dtype.
+        DType::F32 => unsafe { gemm_typed::<f32>(g, lhs.cast(), rhs.cast(), out.cast(), 0.0, 1.0) },
+        // SAFETY: as above.
+        DType::F64 => unsafe { gemm_typed::<f64>(g, lhs.cast(), rhs.cast(), out.cast(), 0.0, 1.0) },
+        DType::I32 | DType::U32 | DType::Bool => {
+            unreachable!("internal error: gemm dtype checked when compiling")
+        }
+    }
+}
+
+unsafe fn gemm_typed<T: Copy + Send + Sync + 'static>(
+    g: &Gemm,
+    lhs: *const T,
+    rhs: *const T,
+    out: *mut T,
+    zero: T,
+    one: T,
+) {
+    let (m, n, k) = (g.m, g.n, g.k);
+    if m == 0 || n == 0 || g.batch == 0 {
+        return;
+    }
+    if k == 0 {
+        // SAFETY: out holds batch·m·n elements.
+        unsafe { std::slice::from_raw_parts_mut(out, g.batch * m * n).fill(zero) };
+        return;
+    }
+    let big = m * n * k >= GEMM_PARALLEL_THRESHOLD;
+    if big || g.batch == 1 {
+        let par = if big {
+            gemm::Parallelism::Rayon(0)
+        } else {
+            gemm::Parallelism::None
+        };
+        for b in 0..g.batch {
+            // SAFETY: the caller's contract.
+            unsafe { one_product(g, lhs, rhs, out, b, par, zero, one) };
+        }
+    } else {
+        let ptrs = (SendPtr(lhs), SendPtr(rhs), SendPtr(out.cast_const()));
+        (0..g.batch).into_par_iter().for_each(move |b| {
+            let ptrs = ptrs;
+            // SAFETY: the caller's contract; batches write disjoint results.
+            unsafe {
+                one_product(
+                    g,
+                    ptrs.0 .0,
+                    ptrs.1 .0,
+                    ptrs.2 .0.cast_mut(),
+                    b,
+                    gemm::Parallelism::None,
+                    zero,
+                    one,
+                )
+            };
+        });
+    }
+}
+
+/// Product `b` of a batched GEMM.
+///
+/// # Safety
+/// As [`gemm_shim`]; `b < g.batch`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn one_product<T: 'static>(
+    g: &Gemm,
+    lhs: *const T,
+    rhs: *const T,
+    out: *mut T,
+    b: usize,
+    par: gemm::Parallelism,
+    zero: T,
+    one: T,
+) {
+    let (ls, rs) = (g.lhs.1, g.rhs.1);
+    // SAFETY: the caller's contract; batch b's operands start at b·stride
+    // and its result at b·m·n.
+    unsafe {
+        gemm::gemm(
+            g.m,
+            g.n,
+            g.k,
+            out.add(b * g.m * g.n),
+            1,
+            g.n as isize,
+            false,
+            lhs.offset(b as isize * ls[0]),
+            ls[2],
+            ls[1],
+            rhs.offset(b as isize * rs[0]),
+            rs[2],
+            rs[1],
+            zero,
+            one,
+            false,
+            false,
+            false,
+            par,
+        )
+    }
+}
