@@ -15,9 +15,10 @@
 //! Set `RJAX_LOG_COMPILES=1` to print a line each time a function is
 //! traced, with the reason.
 //!
-//! The staged program currently runs on the reference interpreter; the
-//! Cranelift backend of `rjax-codegen` will take its place behind
-//! [`execute`].
+//! The staged program is compiled by `rjax-codegen` (fusion into kernels,
+//! the kernel IR, Cranelift) the first time it runs eagerly. Programs the
+//! compiler does not handle yet (control flow) run on the reference
+//! interpreter; `RJAX_JIT_BACKEND=interp` forces that for every program.
 
 use crate::array::Array;
 use crate::core::{bind, current_trace};
@@ -25,10 +26,11 @@ use crate::jnp::or_panic;
 use crate::staging::{prune, trace_to_jaxpr};
 use crate::transforms::call::close;
 use crate::tree::{tree_leaves, tree_structure, Tree, TreeDef};
+use rjax_codegen::{Device, Executable};
 use rjax_ir::{AVal, ClosedJaxpr, HostBuffer, Primitive, Result};
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// What a jitted function is specialised on.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -55,9 +57,11 @@ impl Signature {
     }
 }
 
-/// A traced program and the output tree to rebuild results with.
+/// A traced program, its compiled form once it has run eagerly, and the
+/// output tree to rebuild results with.
 struct Entry<B> {
     jaxpr: Arc<ClosedJaxpr>,
+    executable: OnceLock<Option<Box<dyn Executable>>>,
     out_template: B,
 }
 
@@ -134,7 +138,15 @@ impl<A: Tree, B: Tree, F: Fn(&A) -> B> Jit<A, B, F> {
             None => self.trace(args, signature)?,
         };
         let outs = if current_trace().tag().is_none() && lifted.is_empty() {
-            execute(&entry.jaxpr, &leaves)?
+            let executable = entry.executable.get_or_init(|| compile(&entry.jaxpr));
+            match executable {
+                Some(exe) => {
+                    let buffers: Vec<&HostBuffer> =
+                        leaves.iter().map(|a| a.try_buffer("jit")).collect::<Result<_>>()?;
+                    exe.run(&buffers)?.into_iter().map(Array::from_buffer).collect()
+                }
+                None => execute(&entry.jaxpr, &leaves)?,
+            }
         } else {
             let operands: Vec<Array> = lifted.into_iter().chain(leaves).collect();
             bind(
@@ -172,10 +184,7 @@ impl<A: Tree, B: Tree, F: Fn(&A) -> B> Jit<A, B, F> {
         let out_template = out_template
             .into_inner()
             .expect("internal error: jit traced no output");
-        let entry = Arc::new(Entry {
-            jaxpr: closed,
-            out_template,
-        });
+        let entry = Arc::new(Entry { jaxpr: closed, executable: OnceLock::new(), out_template });
         {
             let mut stats = self.stats.borrow_mut();
             stats.traces += 1;
@@ -188,6 +197,24 @@ impl<A: Tree, B: Tree, F: Fn(&A) -> B> Jit<A, B, F> {
         }
         *self.last_signature.borrow_mut() = Some(signature);
         Ok((entry, lifted))
+    }
+}
+
+/// Compiles a jaxpr for the CPU. Programs the compiler does not handle yet
+/// (control flow) run on the reference interpreter instead; so does every
+/// program when `RJAX_JIT_BACKEND=interp` is set.
+fn compile(jaxpr: &ClosedJaxpr) -> Option<Box<dyn Executable>> {
+    if std::env::var("RJAX_JIT_BACKEND").is_ok_and(|v| v == "interp") {
+        return None;
+    }
+    match rjax_codegen::compile(jaxpr, &jaxpr.jaxpr.in_avals(), Device::Cpu) {
+        Ok(exe) => Some(exe),
+        Err(e) => {
+            if std::env::var_os("RJAX_LOG_COMPILES").is_some_and(|v| v != "0") {
+                eprintln!("rjax: not compiled ({e}); running on the reference interpreter");
+            }
+            None
+        }
     }
 }
 

@@ -6,9 +6,10 @@
 //!    primitive): every smooth entry's `jvp` is checked against central
 //!    finite differences and its `vjp` by the adjoint identity
 //!    `<vjp(ct), t> == <ct, jvp(t)>`; linear entries must have
-//!    `jvp(f, x, t) == f(t)`; piecewise-constant and non-float entries must
-//!    have zero derivatives; `custom_vjp` entries are reverse-only; control
-//!    flow without rules must fail with `NotYetSupported`.
+//!    `jvp(f, x, t) == f(t)`; piecewise-constant and non-float entries (and
+//!    `stop_gradient`) must have zero derivatives; `custom_vjp` entries are
+//!    reverse-only; control flow without rules must fail with
+//!    `NotYetSupported`. Every builder must stage its primitive.
 //! 2. **Random programs**: proptest generates 1–6 steps drawn from the
 //!    table's shape-generic entries (unary, binary, reductions, shape ops),
 //!    applied to an `f64` input of a random small shape. Checked: `grad`
@@ -19,16 +20,21 @@
 //!    cube, reciprocal, powers, `call`, `custom_jvp`) against closed forms,
 //!    each closed form itself checked by finite differences of the second
 //!    derivative.
+//! 4. **The checkers can fail**: derivatives wrong by 0.1% are rejected.
+//!
+//! Forward mode of a `custom_vjp` function panics inside the traced
+//! function (the wrapper's panicking form), so the `thread .. panicked at
+//! src/transforms/custom.rs` lines printed with `--nocapture` are expected.
 //!
 //! Run with `cargo test --release --test autodiff_props`.
 
 mod common;
 
-use common::op_cases::{sample_arrays, squash, Appears, Domain, Generic, Kind, OpCase, Operand};
-use common::op_cases::{DEFAULT_FD, OP_CASES};
+use common::numeric::*;
+use common::op_cases::{Appears, Domain, Kind, OpCase, Operand, DEFAULT_FD, OP_CASES};
+use common::programs::{for_programs, run_program, weights};
 use common::rng::Rng;
-use proptest::prelude::*;
-use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
+use common::sampling::sample_arrays;
 use rjax::transforms::autodiff::linear_jaxpr;
 use rjax::{custom_jvp, custom_vjp, grad, hessian, jacfwd, jacrev, lax, make_jaxpr};
 use rjax::{try_grad, try_jvp, try_vjp};
@@ -36,96 +42,6 @@ use rjax::{Array, Error};
 use rjax_ir::PRIMITIVE_NAMES;
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-
-// ---- numeric helpers -----------------------------------------------------------
-
-fn vals(a: &Array) -> Vec<f64> {
-    a.to_f64_vec().expect("a concrete array")
-}
-
-fn array(data: Vec<f64>, shape: &[usize]) -> Array {
-    Array::from_vec(data, shape).expect("data fits the shape")
-}
-
-fn max_abs(v: &[f64]) -> f64 {
-    v.iter().fold(0.0, |m, x| m.max(x.abs()))
-}
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-/// `sum |a_i b_i|`: the scale of the rounding error of `dot(a, b)`.
-fn dot_abs(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (x * y).abs()).sum()
-}
-
-/// Normwise comparison: `max |got - want| <= rtol * max(|got|, |want|) + atol`.
-fn close(what: &str, got: &[f64], want: &[f64], rtol: f64, atol: f64) -> Result<(), String> {
-    if got.len() != want.len() {
-        return Err(format!(
-            "{what}: {} values, expected {}",
-            got.len(),
-            want.len()
-        ));
-    }
-    let err = got.iter().zip(want).fold(0.0f64, |m, (g, w)| {
-        if (g - w).is_nan() {
-            f64::NAN
-        } else {
-            m.max((g - w).abs())
-        }
-    });
-    let bound = rtol * max_abs(got).max(max_abs(want)) + atol;
-    if err <= bound {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what}: max error {err:.3e} > {bound:.3e}\n  got  {got:?}\n  want {want:?}"
-        ))
-    }
-}
-
-/// Arrays shaped like `like`, filled from `rng` with values in `[-1, 1)`.
-fn random_like(like: &[Array], rng: &mut Rng) -> Vec<Array> {
-    like.iter()
-        .map(|a| array(rng.vector(a.size()), a.shape()))
-        .collect()
-}
-
-fn flat(arrays: &[Array]) -> Vec<f64> {
-    arrays.iter().flat_map(vals).collect()
-}
-
-/// `x + s * t`, leaf by leaf.
-fn axpy(x: &[Array], s: f64, t: &[Array]) -> Vec<Array> {
-    x.iter()
-        .zip(t)
-        .map(|(x, t)| {
-            let v = vals(x)
-                .iter()
-                .zip(vals(t))
-                .map(|(x, t)| x + s * t)
-                .collect();
-            array(v, x.shape())
-        })
-        .collect()
-}
-
-/// Central difference of `f` at `x` along `t` with step `h`.
-fn directional_fd(f: &dyn Fn(&[Array]) -> Vec<f64>, x: &[Array], t: &[Array], h: f64) -> Vec<f64> {
-    let plus = f(&axpy(x, h, t));
-    let minus = f(&axpy(x, -h, t));
-    plus.iter()
-        .zip(minus)
-        .map(|(p, m)| (p - m) / (2.0 * h))
-        .collect()
-}
-
-/// The finite-difference step for inputs `x`: `step * max(1, max |x|)`.
-fn fd_step(step: f64, x: &[Array]) -> f64 {
-    step * max_abs(&flat(x)).max(1.0)
-}
 
 // ---- 1. the op table -----------------------------------------------------------------
 
@@ -372,7 +288,8 @@ fn check_zero_derivative(
 
 /// `custom_vjp` functions: reverse mode against finite differences
 /// (`<vjp(ct), t>` vs `<ct, fd(t)>`); forward mode fails with the
-/// documented `custom_lin` error.
+/// documented `custom_lin` error (as a panic of the function `custom_vjp`
+/// returns, caught here).
 fn check_reverse_only(case: &OpCase, xs: &[Array], y: &Array, rng: &mut Rng) -> Result<(), String> {
     let ts = random_like(xs, rng);
     let ct = array(rng.vector(y.size()), y.shape());
@@ -443,174 +360,6 @@ fn check_not_yet_supported(
 }
 
 // ---- 2. random programs --------------------------------------------------------------
-
-/// The table entries random programs draw from.
-fn program_ops() -> Vec<&'static OpCase> {
-    OP_CASES.iter().filter(|c| c.generic.is_some()).collect()
-}
-
-/// Values above this magnitude are passed through `3 tanh(v / 3)` before
-/// the next step, so compositions stay well conditioned (sin of 1e6 has
-/// no useful finite difference).
-const NORMALIZE_ABOVE: f64 = 3.0;
-/// Steps that would make a larger array are skipped.
-const MAX_SIZE: usize = 36;
-
-/// One step: an op from [`program_ops`], a seed for its parameters, and
-/// which earlier value of the same shape is its second operand.
-#[derive(Clone, Debug)]
-struct Step {
-    op: usize,
-    seed: u64,
-    partner: usize,
-}
-
-/// A program: an input of `shape`, then `steps`. `seed` draws tangents
-/// and cotangents.
-#[derive(Clone)]
-struct Program {
-    shape: Vec<usize>,
-    input: Vec<f64>,
-    steps: Vec<Step>,
-    seed: u64,
-}
-
-impl std::fmt::Debug for Program {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let ops = program_ops();
-        let steps: Vec<String> = self
-            .steps
-            .iter()
-            .map(|s| {
-                let c = ops[s.op];
-                format!(
-                    "{}[{}](seed {}, partner {})",
-                    c.name, c.note, s.seed, s.partner
-                )
-            })
-            .collect();
-        write!(
-            f,
-            "Program {{ shape: {:?}, input: {:?}, steps: {steps:?}, seed: {} }}",
-            self.shape, self.input, self.seed
-        )
-    }
-}
-
-/// Where values were normalized: decided once from concrete values at the
-/// evaluation point, then fixed, so every transformation sees one smooth
-/// function.
-type Plan = Vec<bool>;
-
-fn normalize(v: &Array) -> Array {
-    lax::tanh(&(v / 3.0)) * 3.0
-}
-
-/// Runs `p` on `x`. With `plan == None` (eager), decides where to normalize
-/// and returns that plan; otherwise follows it.
-fn run_program(p: &Program, x: &Array, plan: Option<&Plan>) -> (Array, Plan) {
-    let ops = program_ops();
-    let mut made = Vec::new();
-    let mut slot = 0;
-    let mut prepare = |v: &Array| -> Array {
-        let big = match plan {
-            Some(plan) => plan[slot],
-            None => max_abs(&vals(v)) > NORMALIZE_ABOVE,
-        };
-        slot += 1;
-        made.push(big);
-        if big {
-            normalize(v)
-        } else {
-            v.clone()
-        }
-    };
-    let mut history = vec![x.clone()];
-    let mut current = x.clone();
-    for step in &p.steps {
-        let case = ops[step.op];
-        let generic = case.generic.expect("program ops have a generic form");
-        let domain = |k: usize| case.operands[k].domain;
-        let next = match generic {
-            Generic::Unary(f) => f(&squash(domain(0), &prepare(&current)).expect("squash")),
-            Generic::Binary(f) => {
-                let same: Vec<&Array> = history
-                    .iter()
-                    .filter(|h| h.shape() == current.shape())
-                    .collect();
-                let partner = same[step.partner % same.len()].clone();
-                let a = squash(domain(0), &prepare(&current)).expect("squash");
-                let b = squash(domain(1), &prepare(&partner)).expect("squash");
-                f(&a, &b, step.seed)
-            }
-            Generic::Reshaping(f) => f(&prepare(&current), step.seed),
-        };
-        let next = next.unwrap_or_else(|e| panic!("{} failed in a program: {e}", case.name));
-        if next.size() <= MAX_SIZE {
-            history.push(next.clone());
-            current = next;
-        }
-    }
-    (current, made)
-}
-
-/// Fixed, uneven weights for scalarizing an output of `shape`.
-fn weights(shape: &[usize]) -> Array {
-    let n: usize = shape.iter().product();
-    array(
-        (0..n)
-            .map(|k| 0.75 + 0.5 * (1.3 * k as f64 + 0.4).sin())
-            .collect(),
-        shape,
-    )
-}
-
-fn program_strategy() -> impl Strategy<Value = Program> {
-    let n_ops = program_ops().len();
-    let step = (0..n_ops, any::<u64>(), 0usize..8).prop_map(|(op, seed, partner)| Step {
-        op,
-        seed,
-        partner,
-    });
-    // Rank 0 to 3, mostly 1 and 2; dimensions 1 to 3.
-    let rank = prop_oneof![1 => Just(0usize), 3 => Just(1), 4 => Just(2), 1 => Just(3)];
-    (
-        rank.prop_flat_map(|r| prop::collection::vec(1usize..=3, r)),
-        prop::collection::vec(step, 1..=6),
-        any::<u64>(),
-    )
-        .prop_flat_map(|(shape, steps, seed)| {
-            let n: usize = shape.iter().product();
-            prop::collection::vec(-1.5f64..1.5, n).prop_map(move |input| Program {
-                shape: shape.clone(),
-                input,
-                steps: steps.clone(),
-                seed,
-            })
-        })
-}
-
-/// Cases per property (each takes well under a millisecond in release).
-const PROGRAM_CASES: u32 = 256;
-
-/// Runs `check` on [`PROGRAM_CASES`] programs from a fixed seed.
-fn for_programs(check: impl Fn(&Program, &Array, &Plan) -> Result<(), String>) {
-    let config = Config {
-        cases: PROGRAM_CASES,
-        failure_persistence: None,
-        ..Config::default()
-    };
-    let mut runner =
-        TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha));
-    let result = runner.run(&program_strategy(), |p| {
-        let x = array(p.input.clone(), &p.shape);
-        let (_, plan) = run_program(&p, &x, None);
-        check(&p, &x, &plan).map_err(TestCaseError::fail)
-    });
-    if let Err(e) = result {
-        panic!("{e}");
-    }
-}
 
 /// (a) `grad` of `sum(w * program(x))` against central differences in each
 /// coordinate, `h = 1e-6 max(1, |x|)`. Tolerance: 1e-5 relative to the

@@ -45,7 +45,19 @@ pub trait Executable: Send + Sync {
     /// # Errors
     /// When the arguments do not match the compiled input avals, or the
     /// device fails.
-    fn run(&self, args: &[HostBuffer]) -> Result<Vec<HostBuffer>>;
+    fn run(&self, args: &[&HostBuffer]) -> Result<Vec<HostBuffer>>;
+
+    /// Runs the program on arguments the caller hands over: an output may
+    /// be written into an argument's storage instead of fresh memory (see
+    /// [`cpu::CpuExecutable`]'s implementation for when). The default copies
+    /// nothing and calls [`Executable::run`].
+    ///
+    /// # Errors
+    /// As [`Executable::run`].
+    fn run_donated(&self, args: Vec<HostBuffer>) -> Result<Vec<HostBuffer>> {
+        let refs: Vec<&HostBuffer> = args.iter().collect();
+        self.run(&refs)
+    }
 }
 
 /// Compiles `jaxpr` for inputs of `in_avals` on `device`.

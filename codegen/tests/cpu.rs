@@ -940,3 +940,42 @@ fn shifts_by_invariant_amounts_vectorise() {
         }
     }
 }
+
+#[test]
+fn expanded_transcendentals_match_the_interpreter_bit_for_bit() {
+    // math::expand rewrites into basic operations; the backend must compute
+    // them exactly as the interpreter does (FMA included). f32 expansions
+    // use 32-bit integer tricks and vectorise; f64 ones use Index integers
+    // and stay scalar.
+    let ops = [
+        UnaryOp::Exp,
+        UnaryOp::Log,
+        UnaryOp::Log1p,
+        UnaryOp::Expm1,
+        UnaryOp::Sin,
+        UnaryOp::Cos,
+        UnaryOp::Tanh,
+        UnaryOp::Logistic,
+        UnaryOp::Erf,
+    ];
+    for dtype in [DType::F32, DType::F64] {
+        for op in ops {
+            let k = map_kernel(&[dtype], dtype, 67, |kb, body, x| {
+                kb.let_(body, ScalarType::of(dtype), Expr::Unary(op, x[0]))
+            });
+            let k = rjax_codegen::math::expand(&k);
+            if dtype == DType::F32 {
+                assert_vectorized(&k, 1);
+            }
+            check_exact(&k, 230);
+        }
+        let k = map_kernel(&[dtype, dtype], dtype, 67, |kb, body, x| {
+            kb.let_(
+                body,
+                ScalarType::of(dtype),
+                Expr::Binary(BinaryOp::Pow, x[0], x[1]),
+            )
+        });
+        check_exact(&rjax_codegen::math::expand(&k), 231);
+    }
+}

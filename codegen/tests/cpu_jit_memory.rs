@@ -101,7 +101,7 @@ fn dropping_executables_releases_their_code() {
     let p = program(n);
     let compile_run_drop = || {
         let exe = cpu::compile_program(&p, &avals).expect("compile");
-        let out = exe.run(std::slice::from_ref(&arg)).expect("run");
+        let out = exe.run(&[&arg]).expect("run");
         assert_eq!(out[0].as_slice::<f32>().expect("f32")[3], 9.0);
     };
     // Warm up the allocator, the thread pool and lazily initialised state.

@@ -229,10 +229,12 @@ fn horner(t: &Array, shift: f64, coeffs: &[f64]) -> Result<Array> {
 /// The inverse error function on `[−1, 1]` (±∞ at ±1), as M. Giles,
 /// "Approximating the erfinv function" (GPU Computing Gems 2, 2011):
 /// `w = −log((1 − x)(1 + x))`, then a polynomial in `w` or `sqrt(w)` per
-/// region, times `x`. The single-precision version (f32) has relative
-/// error below about `4e-7`, the double-precision one (f64) near the
-/// unit roundoff. Every region is evaluated and the right one selected, so
-/// the function is branch-free.
+/// region, times `x`: the single-precision coefficients for f32, the
+/// double-precision ones for f64. Checked through `erf` in
+/// `tests/random.rs`: over normal draws, `|erf(erfinv(s)) − s|` stays below
+/// `5e-7` (f32, including the rounding of the result) and `1.5e-15` (f64).
+/// Every region is evaluated and the right one selected, so the function
+/// is branch-free.
 fn erf_inv(x: &Array) -> Result<Array> {
     let dtype = x.dtype();
     let one = lit(1.0, dtype);

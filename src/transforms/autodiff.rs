@@ -486,7 +486,13 @@ fn jacfwd_impl<A: Tree>(f: &dyn Fn(&A) -> Array, x: &A) -> Result<A> {
         let n = leaf.size();
         if !leaf.dtype().is_float() || n == 0 {
             let out = jvp_flat(&flat, &leaves, &zero_tangents)?.0.swap_remove(0);
-            jac_leaves.push(assemble(vec![], leaf.shape(), out.shape(), out.dtype(), false)?);
+            jac_leaves.push(assemble(
+                vec![],
+                leaf.shape(),
+                out.shape(),
+                out.dtype(),
+                false,
+            )?);
             continue;
         }
         let basis = basis(leaf.shape(), leaf.dtype());

@@ -145,13 +145,13 @@ pub(crate) fn batch_rule(
             shape,
             broadcast_dimensions: dims,
         } => front(x, d, size, |v| {
-            lax::try_broadcast_in_dim(v, &prepend(size, shape), &[&[0], &plus1(dims)[..]].concat())
+            lax::try_broadcast_in_dim(v, &prepend(size, shape), &cons(0, &plus1(dims)))
         }),
         P::Reshape { new_sizes } => front(x, d, size, |v| {
             lax::try_reshape(v, &prepend(size, new_sizes))
         }),
         P::Transpose { permutation } => front(x, d, size, |v| {
-            lax::try_transpose(v, &[&[0], &plus1(permutation)[..]].concat())
+            lax::try_transpose(v, &cons(0, &plus1(permutation)))
         }),
         P::ReduceSum { axes } => front(x, d, size, |v| lax::try_reduce_sum(v, &plus1(axes))),
         P::ReduceMax { axes } => front(x, d, size, |v| lax::try_reduce_max(v, &plus1(axes))),
@@ -163,7 +163,9 @@ pub(crate) fn batch_rule(
         P::ArgMin { axis, index_dtype } => {
             front(x, d, size, |v| lax::try_argmin(v, axis + 1, *index_dtype))
         }
-        P::Cumsum { axis, reverse } => front(x, d, size, |v| lax::try_cumsum(v, axis + 1, *reverse)),
+        P::Cumsum { axis, reverse } => {
+            front(x, d, size, |v| lax::try_cumsum(v, axis + 1, *reverse))
+        }
         P::DotGeneral {
             lhs_contract,
             rhs_contract,
@@ -175,9 +177,7 @@ pub(crate) fn batch_rule(
             limit,
             strides,
         } => front(x, d, size, |v| {
-            let start = [&[0], &start[..]].concat();
-            let limit = [&[size], &limit[..]].concat();
-            lax::try_slice(v, &start, &limit, &[&[1], &strides[..]].concat())
+            lax::try_slice(v, &cons(0, start), &cons(size, limit), &cons(1, strides))
         }),
         P::Pad {
             low,
@@ -194,9 +194,18 @@ pub(crate) fn batch_rule(
         P::RandomBits { shape } => rules::random_bits(prim, shape, x, d, size),
         P::StopGradient => unary(prim, x, d),
         P::Call { jaxpr, name } => rules::call(jaxpr, name, x, d, size),
-        P::Cond { .. } => Err(Error::NotYetSupported { prim: "cond", rule: "batching" }),
-        P::While { .. } => Err(Error::NotYetSupported { prim: "while", rule: "batching" }),
-        P::Scan { .. } => Err(Error::NotYetSupported { prim: "scan", rule: "batching" }),
+        P::Cond { .. } => Err(Error::NotYetSupported {
+            prim: "cond",
+            rule: "batching",
+        }),
+        P::While { .. } => Err(Error::NotYetSupported {
+            prim: "while",
+            rule: "batching",
+        }),
+        P::Scan { .. } => Err(Error::NotYetSupported {
+            prim: "scan",
+            rule: "batching",
+        }),
         P::CustomJvpCall { call, jvp } => rules::custom_jvp_call(call, jvp, x, d, size),
         P::CustomVjpCall {
             call,
@@ -216,6 +225,11 @@ pub(crate) fn prepend(size: usize, shape: &[usize]) -> Shape {
     out.push(size);
     out.extend_from_slice(shape);
     out
+}
+
+/// `head` followed by `rest`.
+pub(crate) fn cons<T: Copy>(head: T, rest: &[T]) -> Vec<T> {
+    std::iter::once(head).chain(rest.iter().copied()).collect()
 }
 
 /// Every axis shifted by one (past a leading batch axis).
@@ -351,11 +365,10 @@ fn dot_general(
     d: &[Option<usize>],
 ) -> Result<(Vec<Array>, BatchAxes)> {
     let (l, r) = (&x[0], &x[1]);
-    let cat = |head: &[usize], rest: &[usize]| [head, rest].concat();
     match (d[0], d[1]) {
         (Some(a), Some(b)) => {
             let (l, r) = (moveaxis(l, a, 0)?, moveaxis(r, b, 0)?);
-            let (lb, rb) = (cat(&[0], &plus1(lb)), cat(&[0], &plus1(rb)));
+            let (lb, rb) = (cons(0, &plus1(lb)), cons(0, &plus1(rb)));
             let y = lax::try_dot_general(&l, &r, &plus1(lc), &plus1(rc), &lb, &rb)?;
             Ok((vec![y], vec![Some(0)]))
         }
@@ -368,7 +381,7 @@ fn dot_general(
             let r = moveaxis(r, b, 0)?;
             let y = lax::try_dot_general(l, &r, lc, &plus1(rc), lb, &plus1(rb))?;
             let lhs_free = l.ndim() - lb.len() - lc.len();
-            Ok((vec![y], vec![Some(lb.len() + lhs_free - usize::from(lhs_free > 0))]))
+            Ok((vec![y], vec![Some(lb.len() + lhs_free)]))
         }
         (None, None) => {
             let y = lax::try_dot_general(l, r, lc, rc, lb, rb)?;

@@ -32,7 +32,7 @@ use crate::core::{bind, bind1, current_trace, with_trace};
 use crate::lax;
 use crate::staging::trace_to_jaxpr;
 use crate::transforms::batching::{
-    moveaxis, prepend, scalar, to_front, BatchAxes, BatchTrace,
+    cons, moveaxis, prepend, scalar, to_front, BatchAxes, BatchTrace,
 };
 use crate::transforms::call::close;
 use crate::transforms::eval_jaxpr;
@@ -49,6 +49,10 @@ fn at_front(y: Array) -> Batched {
 
 fn cat<T: Clone>(head: &[T], rest: &[T]) -> Vec<T> {
     [head, rest].concat()
+}
+
+fn cons_array(head: Array, rest: &[Array]) -> Vec<Array> {
+    std::iter::once(head).chain(rest.iter().cloned()).collect()
 }
 
 /// Integer `i` clamped into `[0, hi]` in its own dtype, then as `i32`.
@@ -98,7 +102,7 @@ pub(crate) fn pad(
     size: usize,
 ) -> Batched {
     let v = to_front(&x[0], d[0], size)?;
-    let (lo, hi, int) = (cat(&[0], low), cat(&[0], high), cat(&[0], interior));
+    let (lo, hi, int) = (cons(0, low), cons(0, high), cons(0, interior));
     let Some(pd) = d[1] else {
         return at_front(lax::try_pad(&v, &x[1], &lo, &hi, &int)?);
     };
@@ -155,7 +159,7 @@ pub(crate) fn dynamic_update_slice(x: &[Array], d: &[Option<usize>], size: usize
     let u = to_front(&x[1], d[1], size)?;
     let (starts, sd) = (&x[2..], &d[2..]);
     if sd.iter().all(Option::is_none) {
-        let starts = cat(&[scalar(0.0, DType::I32)], starts);
+        let starts = cons_array(scalar(0.0, DType::I32), starts);
         return at_front(lax::try_dynamic_update_slice(&v, &u, &starts)?);
     }
     let (n, m) = (v.shape()[1..].to_vec(), u.shape()[1..].to_vec());
@@ -305,7 +309,12 @@ fn batch_jaxpr(
                 None => v.clone(),
             })
             .collect();
-        let consts: Vec<Array> = jaxpr.consts.iter().cloned().map(Array::from_buffer).collect();
+        let consts: Vec<Array> = jaxpr
+            .consts
+            .iter()
+            .cloned()
+            .map(Array::from_buffer)
+            .collect();
         let outs = with_trace(trace.clone(), || eval_jaxpr(&jaxpr.jaxpr, &consts, &inputs))?;
         let mut results = Vec::with_capacity(outs.len());
         let mut axes = Vec::with_capacity(outs.len());
@@ -328,7 +337,10 @@ fn batch_jaxpr(
 
 /// A batched custom-derivative jaxpr as a closed jaxpr with no constants
 /// (the custom rules take every value as an operand).
-fn no_consts(name: &str, (jaxpr, consts, _): (Jaxpr, Vec<Array>, BatchAxes)) -> Result<Arc<ClosedJaxpr>> {
+fn no_consts(
+    name: &str,
+    (jaxpr, consts, _): (Jaxpr, Vec<Array>, BatchAxes),
+) -> Result<Arc<ClosedJaxpr>> {
     if !consts.is_empty() {
         return Err(Error::op(
             name,
@@ -416,7 +428,10 @@ fn batch_bwd(
         Some(Some(_)) => Out::Front,
         Some(None) | None => Out::Summed,
     };
-    no_consts("custom_vjp", batch_jaxpr(bwd, &in_avals, &in_axes, size, &out)?)
+    no_consts(
+        "custom_vjp",
+        batch_jaxpr(bwd, &in_avals, &in_axes, size, &out)?,
+    )
 }
 
 /// `custom_vjp_call`: `call`, `fwd` and `bwd` all batched. Outputs are
@@ -431,7 +446,13 @@ pub(crate) fn custom_vjp_call(
     let (xs, d0) = fronted(x, d)?;
     let in_avals = avals(&xs);
     let call = batch_jaxpr(call, &in_avals, &d0, size, &|_| Out::Front)?;
-    let fwd_out = |k: usize| if k < num_outputs { Out::Front } else { Out::Free };
+    let fwd_out = |k: usize| {
+        if k < num_outputs {
+            Out::Front
+        } else {
+            Out::Free
+        }
+    };
     let (fwd_j, fwd_c, fwd_axes) = batch_jaxpr(fwd, &in_avals, &d0, size, &fwd_out)?;
     let res_avals = fwd_j.out_avals()[num_outputs..].to_vec();
     let n_inputs = bwd.jaxpr.outvars.len();
@@ -467,4 +488,56 @@ pub(crate) fn custom_lin(
     let outs = bind(Primitive::CustomLin { bwd, num_residuals }, &operands)?;
     let n = outs.len();
     Ok((outs, vec![Some(0); n]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transforms::custom::custom_lin_transpose;
+    use crate::transforms::transpose::LinArg;
+
+    fn f64s(values: &[f64]) -> Array {
+        Array::from_vec(values.to_vec(), &[values.len()]).expect("vector")
+    }
+
+    /// A batched `custom_lin` must transpose to the user's `bwd` per
+    /// example: `ct_b * r_b * 2` for a batched tangent operand, and their
+    /// sum over the examples for one shared by every example.
+    #[test]
+    fn batched_custom_lin_transposes_to_the_batched_bwd() {
+        let scalar_f64 = Array::scalar(0.0f64);
+        let bwd = crate::make_jaxpr(|p: &(Array, Array)| &p.1 * &p.0 * 2.0)(&(
+            scalar_f64.clone(),
+            scalar_f64,
+        ))
+        .expect("bwd jaxpr");
+        let (r, ct) = (f64s(&[1.0, 2.0, 3.0]), f64s(&[10.0, 20.0, 30.0]));
+        for (t_axis, expected) in [(Some(0), vec![20.0, 80.0, 180.0]), (None, vec![280.0])] {
+            let t_shape: &[usize] = if t_axis.is_some() { &[3] } else { &[] };
+            let t_aval = AVal::new(DType::F64, t_shape);
+            let in_avals = [r.aval(), t_aval.clone()];
+            let (staged, _) = trace_to_jaxpr(&in_avals, |ins| {
+                let (outs, axes) = custom_lin(&bwd, 1, ins, &[Some(0), t_axis], 3)?;
+                assert_eq!(axes, vec![Some(0)]);
+                Ok(outs)
+            })
+            .expect("batched custom_lin");
+            let Some(Primitive::CustomLin {
+                bwd: batched,
+                num_residuals,
+            }) = staged.eqns.last().map(|e| e.prim.clone())
+            else {
+                panic!("expected a custom_lin equation in {staged}");
+            };
+            let args = [LinArg::Const(r.clone()), LinArg::Linear(t_aval)];
+            let cts = custom_lin_transpose(&batched, num_residuals, &[Some(ct.clone())], &args)
+                .expect("transpose");
+            let got = cts[1]
+                .as_ref()
+                .expect("a cotangent")
+                .to_f64_vec()
+                .expect("values");
+            assert_eq!(got, expected, "tangent axis {t_axis:?}");
+        }
+    }
 }

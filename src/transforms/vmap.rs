@@ -48,11 +48,20 @@ impl Axes {
         match self {
             Axes::PerLeaf(v) if v.len() != n => Err(Error::op(
                 "vmap",
-                format!("{what} has {} entries, but {leaves} has {n} leaves", v.len()),
+                format!(
+                    "{what} has {}, but {leaves} has {}",
+                    counted(v.len(), "entry", "entries"),
+                    counted(n, "leaf", "leaves")
+                ),
             )),
             Axes::Leading | Axes::PerLeaf(_) => Ok(()),
         }
     }
+}
+
+/// `n` and the noun, singular or plural.
+fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// `axis` (negative from the end) as an index into `rank` dimensions.
@@ -62,7 +71,10 @@ fn normalize(axis: isize, rank: usize, describe: impl FnOnce() -> String) -> Res
     if (0..r).contains(&a) {
         Ok(a as usize)
     } else {
-        Err(Error::op("vmap", format!("axis {axis} is out of range for {}", describe())))
+        Err(Error::op(
+            "vmap",
+            format!("axis {axis} is out of range for {}", describe()),
+        ))
     }
 }
 

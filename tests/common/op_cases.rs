@@ -17,12 +17,15 @@
 //! - and, when it takes part in random programs, a shape-generic form
 //!   ([`Generic`]).
 //!
+//! Operands are sampled by [`super::sampling`]; the shape-generic forms
+//! live in [`super::generic`].
+//!
 //! Builders return `f64` arrays: non-float results are converted with
 //! `convert_element_type`, so every entry is a function from `f64` arrays
 //! to an `f64` array. Integer operands (indices, branch numbers, PRNG keys)
 //! are constants inside the builder.
 
-use super::rng::Rng;
+use super::generic::*;
 use rjax::core::{bind, bind1};
 use rjax::lax::{self, ScatterKind};
 use rjax::{custom_jvp, custom_vjp, jnp, make_jaxpr, Array, DType, Result};
@@ -89,7 +92,8 @@ pub enum Kind {
     /// No jvp rule yet: `jvp` and `vjp` fail with
     /// `Error::NotYetSupported { prim: error_prim, rule: "jvp" }`. The
     /// primal value is checked against `reference`, the same function
-    /// written without the primitive.
+    /// written without the primitive. This asserts the current behaviour:
+    /// when the rule lands, the check fails and the entry becomes `Smooth`.
     NotYetSupported {
         /// Why the rule is missing.
         reason: &'static str,
@@ -636,21 +640,24 @@ pub static OP_CASES: &[OpCase] = &[
         .note("a make_jaxpr'd a * exp(b) + c with a captured constant c")
         .generic(Generic::Unary(g_call)),
     OpCase::new("cond", X23, cond_case).kind(Kind::NotYetSupported {
-        reason: "cond has no jvp rule yet (stage 2 of the control-flow work; \
-                 jvp_rule returns NotYetSupported)",
+        reason: "jvp_rule (src/transforms/jvp.rs) has no rule for cond yet: its arm returns \
+                 NotYetSupported (the rule, a cond over the jvp of each branch, is not written), \
+                 so forward and reverse mode both stop there",
         error_prim: "cond",
         reference: |x| lax::try_mul(&x[0], &x[0]),
     }),
     OpCase::new("while", X23, while_case).kind(Kind::NotYetSupported {
-        reason: "while has no jvp rule yet (forward mode of a loop with a \
-                 data-dependent trip count is not implemented; jvp_rule returns NotYetSupported)",
+        reason: "jvp_rule (src/transforms/jvp.rs) has no rule for while yet: its arm returns \
+                 NotYetSupported (the rule, a while over (carry, tangent) with the jvp of the \
+                 body, is not written); reverse mode of while is unsupported in JAX too",
         error_prim: "while",
         reference: |x| lax::try_mul(&x[0], &Array::scalar(1.5f64 * 1.5 * 1.5)),
     }),
     OpCase::new("scan", &[op(&[3], ANY), op(&[4, 3], ANY)], scan_case).kind(
         Kind::NotYetSupported {
-            reason: "scan has no jvp rule yet (jvp of a scan is a scan of the jvp'd body, \
-                     not implemented; jvp_rule returns NotYetSupported)",
+            reason: "jvp_rule (src/transforms/jvp.rs) has no rule for scan yet: its arm \
+                     returns NotYetSupported (the rule, a scan of the jvp of the body, is not \
+                     written), so forward and reverse mode both stop there",
             error_prim: "scan",
             reference: |x| lax::try_add(&x[0], &lax::try_reduce_sum(&x[1], &[0])?),
         },
@@ -700,14 +707,6 @@ fn zero() -> Array {
 
 fn positive(x: &Array) -> Result<Array> {
     lax::try_gt(x, &zero())
-}
-
-fn index(i: i32) -> Array {
-    Array::scalar(i)
-}
-
-fn indices(values: &[i32]) -> Result<Array> {
-    Array::from_vec(values.to_vec(), &[values.len()])
 }
 
 /// A fixed bool pattern of `shape` (true except every third element).
@@ -776,234 +775,4 @@ fn custom_sin_times_x(x: &Array) -> Array {
         },
     );
     f(x)
-}
-
-// ---- shape-generic forms for random programs ----------------------------------
-
-/// One axis picked by the seed (none for rank 0).
-fn one_axis(x: &Array, seed: u64) -> Vec<usize> {
-    match x.ndim() {
-        0 => vec![],
-        n => vec![seed as usize % n],
-    }
-}
-
-fn g_broadcast(x: &Array, seed: u64) -> Result<Array> {
-    if x.ndim() >= 3 {
-        let dims: Vec<usize> = (0..x.ndim()).collect();
-        return lax::try_broadcast_in_dim(x, x.shape(), &dims);
-    }
-    let mut shape = vec![1 + (seed % 2) as usize];
-    shape.extend_from_slice(x.shape());
-    let dims: Vec<usize> = (1..=x.ndim()).collect();
-    lax::try_broadcast_in_dim(x, &shape, &dims)
-}
-
-fn g_reshape(x: &Array, seed: u64) -> Result<Array> {
-    if seed % 2 == 0 {
-        lax::try_reshape(x, &[x.size()])
-    } else {
-        let reversed: Vec<usize> = x.shape().iter().rev().copied().collect();
-        lax::try_reshape(x, &reversed)
-    }
-}
-
-fn g_transpose(x: &Array, seed: u64) -> Result<Array> {
-    let n = x.ndim();
-    let shift = if n == 0 { 0 } else { seed as usize % n };
-    let perm: Vec<usize> = (0..n).map(|i| (i + shift) % n).collect();
-    lax::try_transpose(x, &perm)
-}
-
-fn g_cumsum(x: &Array, seed: u64) -> Result<Array> {
-    match one_axis(x, seed).first() {
-        Some(&axis) => lax::try_cumsum(x, axis, seed & 4 != 0),
-        None => lax::try_cumsum(&lax::try_reshape(x, &[1])?, 0, false),
-    }
-}
-
-fn g_dot(a: &Array, b: &Array, _: u64) -> Result<Array> {
-    match a.ndim() {
-        0 => lax::try_dot_general(a, b, &[], &[], &[], &[]),
-        n => lax::try_dot_general(a, b, &[n - 1], &[n - 1], &[], &[]),
-    }
-}
-
-fn g_slice(x: &Array, seed: u64) -> Result<Array> {
-    let shape = x.shape();
-    let start: Vec<usize> = shape
-        .iter()
-        .enumerate()
-        .map(|(d, &n)| usize::from(n > 1 && (seed >> d) & 1 == 1))
-        .collect();
-    let strides: Vec<usize> = (0..shape.len())
-        .map(|d| 1 + ((seed >> (d + 3)) & 1) as usize)
-        .collect();
-    lax::try_slice(x, &start, shape, &strides)
-}
-
-fn g_pad(x: &Array, seed: u64) -> Result<Array> {
-    let shape = x.shape();
-    let low: Vec<i64> = shape
-        .iter()
-        .map(|&n| if n > 1 && seed & 1 == 1 { -1 } else { 1 })
-        .collect();
-    let high: Vec<i64> = shape.iter().map(|_| ((seed >> 1) & 1) as i64).collect();
-    let interior: Vec<usize> = shape.iter().map(|_| ((seed >> 2) & 1) as usize).collect();
-    lax::try_pad(x, &Array::scalar(0.25f64), &low, &high, &interior)
-}
-
-fn g_concatenate(a: &Array, b: &Array, seed: u64) -> Result<Array> {
-    if a.ndim() == 0 {
-        let (a, b) = (lax::try_reshape(a, &[1])?, lax::try_reshape(b, &[1])?);
-        return lax::try_concatenate(&[a, b], 0);
-    }
-    lax::try_concatenate(&[a.clone(), b.clone()], seed as usize % a.ndim())
-}
-
-fn g_dynamic_slice(x: &Array, seed: u64) -> Result<Array> {
-    let sizes: Vec<usize> = x
-        .shape()
-        .iter()
-        .map(|&n| n.saturating_sub(1).max(1))
-        .collect();
-    let starts: Vec<Array> = (0..x.ndim())
-        .map(|d| index(((seed >> (2 * d)) % 3) as i32))
-        .collect();
-    lax::try_dynamic_slice(x, &starts, &sizes)
-}
-
-fn g_dynamic_update_slice(a: &Array, b: &Array, seed: u64) -> Result<Array> {
-    let sizes: Vec<usize> = b
-        .shape()
-        .iter()
-        .map(|&n| n.saturating_sub(1).max(1))
-        .collect();
-    let zeros: Vec<Array> = (0..b.ndim()).map(|_| index(0)).collect();
-    let update = lax::try_dynamic_slice(b, &zeros, &sizes)?;
-    let starts: Vec<Array> = (0..a.ndim())
-        .map(|d| index(((seed >> (2 * d)) % 3) as i32))
-        .collect();
-    lax::try_dynamic_update_slice(a, &update, &starts)
-}
-
-/// Indices along an axis of size `n`, with a duplicate when `n > 1`.
-fn seeded_indices(n: usize, count: usize, seed: u64) -> Result<Array> {
-    let values: Vec<i32> = (0..count)
-        .map(|k| ((seed as usize + k * (k + 1) / 2) % n) as i32)
-        .collect();
-    indices(&values)
-}
-
-fn g_gather(x: &Array, seed: u64) -> Result<Array> {
-    match one_axis(x, seed).first() {
-        Some(&axis) => lax::try_gather(x, &seeded_indices(x.shape()[axis], 3, seed)?, axis),
-        None => lax::try_gather(&lax::try_reshape(x, &[1])?, &indices(&[0, 0])?, 0),
-    }
-}
-
-fn g_scatter_add(a: &Array, b: &Array, seed: u64) -> Result<Array> {
-    let (a, b) = if a.ndim() == 0 {
-        (lax::try_reshape(a, &[1])?, lax::try_reshape(b, &[1])?)
-    } else {
-        (a.clone(), b.clone())
-    };
-    let axis = seed as usize % a.ndim();
-    let n = a.shape()[axis];
-    lax::try_scatter_add(&a, &seeded_indices(n, n, seed)?, &b, axis)
-}
-
-fn g_call(x: &Array) -> Result<Array> {
-    let jaxpr =
-        make_jaxpr(|v: &Array| lax::mul(&lax::tanh(v), &lax::add(v, &Array::scalar(0.5f64))))(x)?;
-    let prim = Primitive::Call {
-        jaxpr: Arc::new(jaxpr),
-        name: "tanh_poly".to_string(),
-    };
-    bind1(prim, std::slice::from_ref(x))
-}
-
-// ---- sampling -------------------------------------------------------------------
-
-fn off_grid(rng: &mut Rng, r: f64) -> f64 {
-    let whole = (rng.uniform(-r, r)).floor();
-    let frac = rng.uniform(0.1, 0.4) + if rng.below(2) == 0 { 0.0 } else { 0.5 };
-    whole + frac
-}
-
-/// Samples the operands of `case` (row-major data, one vector per operand).
-pub fn sample(case: &OpCase, rng: &mut Rng) -> Vec<Vec<f64>> {
-    let sizes: Vec<usize> = case
-        .operands
-        .iter()
-        .map(|o| o.shape.iter().product())
-        .collect();
-    let mut out: Vec<Vec<f64>> = sizes.iter().map(|&n| vec![0.0; n]).collect();
-    // Distinct operands share one shuffled grid.
-    let distinct: Vec<usize> = (0..case.operands.len())
-        .filter(|&i| matches!(case.operands[i].domain, Domain::Distinct(..)))
-        .collect();
-    let total: usize = distinct.iter().map(|&i| sizes[i]).sum();
-    let slots = rng.permutation(total);
-    let mut next_slot = 0;
-    for (i, o) in case.operands.iter().enumerate() {
-        for k in 0..sizes[i] {
-            out[i][k] = match o.domain {
-                Domain::Any(lo, hi) | Domain::Interval(lo, hi) => rng.uniform(lo, hi),
-                Domain::AwayFromZero(lo, hi) => rng.sign() * rng.uniform(lo, hi),
-                Domain::OffGrid(r) => off_grid(rng, r),
-                Domain::Distinct(lo, hi) => {
-                    let width = (hi - lo) / total as f64;
-                    let slot = slots[next_slot] as f64;
-                    next_slot += 1;
-                    lo + (slot + rng.uniform(0.25, 0.75)) * width
-                }
-                Domain::WithZeros(_) => rng.sign() * rng.uniform(0.3, 1.5),
-                Domain::RemDividend => 0.0, // filled below, once the divisor exists
-            };
-        }
-        if let Domain::WithZeros(k) = o.domain {
-            for &p in &rng.permutation(sizes[i])[..k] {
-                out[i][p] = 0.0;
-            }
-        }
-    }
-    for (i, o) in case.operands.iter().enumerate() {
-        if let Domain::RemDividend = o.domain {
-            for k in 0..sizes[i] {
-                let quotient = rng.sign() * (rng.below(3) as f64 + rng.uniform(0.1, 0.9));
-                out[i][k] = quotient * out[1][k];
-            }
-        }
-    }
-    out
-}
-
-/// The sampled operands as arrays.
-pub fn sample_arrays(case: &OpCase, rng: &mut Rng) -> Vec<Array> {
-    sample(case, rng)
-        .into_iter()
-        .zip(case.operands)
-        .map(|(data, o)| Array::from_vec(data, o.shape).expect("sample fits its shape"))
-        .collect()
-}
-
-/// Maps `v` into an operand's domain for random programs: restricted
-/// domains (`Interval`, `AwayFromZero`) are reached through
-/// `lo + (hi - lo) * logistic(v)`; the others take `v` as it is.
-pub fn squash(domain: Domain, v: &Array) -> Result<Array> {
-    match domain {
-        Domain::Interval(lo, hi) | Domain::AwayFromZero(lo, hi) => {
-            let unit = lax::try_logistic(v)?;
-            lax::try_add(
-                &lax::try_mul(&unit, &Array::scalar(hi - lo))?,
-                &Array::scalar(lo),
-            )
-        }
-        Domain::Any(..)
-        | Domain::OffGrid(_)
-        | Domain::Distinct(..)
-        | Domain::WithZeros(_)
-        | Domain::RemDividend => Ok(v.clone()),
-    }
 }

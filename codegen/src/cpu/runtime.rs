@@ -188,36 +188,6 @@ impl CpuExecutable {
         Ok(())
     }
 
-    /// Runs the program, allowing outputs to be written into the arguments'
-    /// storage: each output whose dtype and length match an argument that
-    /// is dead by the time the output is written (or that one elementwise
-    /// kernel updates in place) reuses that argument's vector instead of
-    /// fresh memory. The arguments are consumed either way.
-    ///
-    /// # Errors
-    /// As [`Executable::run`].
-    pub fn run_donated(&self, args: Vec<HostBuffer>) -> Result<Vec<HostBuffer>> {
-        self.check_args(args.iter().map(HostBuffer::aval))?;
-        let mut datas: Vec<Option<Data>> = args.into_iter().map(|a| Some(a.into_data())).collect();
-        let arg_ptrs: Vec<*const u8> = datas
-            .iter()
-            .map(|d| data_ptr(d.as_ref().expect("internal error: argument")))
-            .collect();
-        let mut donated = vec![false; self.plan.fresh.len()];
-        let mut outs = Vec::with_capacity(self.plan.fresh.len());
-        for (k, r) in self.plan.fresh.iter().enumerate() {
-            match self.plan.donation[k].and_then(|a| datas[a].take()) {
-                Some(d) => {
-                    donated[k] = true;
-                    outs.push(d);
-                }
-                None => outs.push(self.fresh_output(*r)),
-            }
-        }
-        let copies: Vec<Option<&Data>> = datas.iter().map(Option::as_ref).collect();
-        self.execute(&arg_ptrs, outs, &donated, &copies)
-    }
-
     fn fresh_output(&self, r: BufferRef) -> Data {
         let (dtype, shape) = &self.buffers[r.0 as usize];
         Data::filled(Scalar::zero(*dtype), num_elements(shape))
@@ -339,8 +309,8 @@ impl CpuExecutable {
 }
 
 impl Executable for CpuExecutable {
-    fn run(&self, args: &[HostBuffer]) -> Result<Vec<HostBuffer>> {
-        self.check_args(args.iter().map(HostBuffer::aval))?;
+    fn run(&self, args: &[&HostBuffer]) -> Result<Vec<HostBuffer>> {
+        self.check_args(args.iter().map(|a| a.aval()))?;
         let arg_ptrs: Vec<*const u8> = args.iter().map(|a| data_ptr(a.data())).collect();
         let outs = self
             .plan
@@ -350,6 +320,36 @@ impl Executable for CpuExecutable {
             .collect::<Vec<_>>();
         let donated = vec![false; outs.len()];
         let copies: Vec<Option<&Data>> = args.iter().map(|a| Some(a.data())).collect();
+        self.execute(&arg_ptrs, outs, &donated, &copies)
+    }
+
+    /// Runs the program, allowing outputs to be written into the arguments'
+    /// storage: each output whose dtype and length match an argument that
+    /// is dead by the time the output is written (or that one elementwise
+    /// kernel updates in place) reuses that argument's vector instead of
+    /// fresh memory. The arguments are consumed either way.
+    ///
+    /// # Errors
+    /// As [`Executable::run`].
+    fn run_donated(&self, args: Vec<HostBuffer>) -> Result<Vec<HostBuffer>> {
+        self.check_args(args.iter().map(HostBuffer::aval))?;
+        let mut datas: Vec<Option<Data>> = args.into_iter().map(|a| Some(a.into_data())).collect();
+        let arg_ptrs: Vec<*const u8> = datas
+            .iter()
+            .map(|d| data_ptr(d.as_ref().expect("internal error: argument")))
+            .collect();
+        let mut donated = vec![false; self.plan.fresh.len()];
+        let mut outs = Vec::with_capacity(self.plan.fresh.len());
+        for (k, r) in self.plan.fresh.iter().enumerate() {
+            match self.plan.donation[k].and_then(|a| datas[a].take()) {
+                Some(d) => {
+                    donated[k] = true;
+                    outs.push(d);
+                }
+                None => outs.push(self.fresh_output(*r)),
+            }
+        }
+        let copies: Vec<Option<&Data>> = datas.iter().map(Option::as_ref).collect();
         self.execute(&arg_ptrs, outs, &donated, &copies)
     }
 }

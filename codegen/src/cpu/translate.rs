@@ -33,9 +33,10 @@ use crate::kernel::{
     AccId, BinaryOp, BufId, Const, Expr, Index, Kernel, LoopId, ScalarType, Stmt, UnaryOp, ValueId,
 };
 
-/// Kernels whose innermost bodies execute at least this many statements in
-/// all are worth splitting across threads (about 30–60 µs of work on one
-/// core, against a few µs to wake the pool).
+/// Kernels that execute at least this many statements in all (an estimate
+/// of their work: 64K elements of a four-statement elementwise kernel,
+/// load-load-op-store) are split across threads: about 30–60 µs of work
+/// on one core, against a few µs to hand ranges to the pool.
 pub(crate) const PARALLEL_WORK_THRESHOLD: u64 = 1 << 18;
 
 /// What the runtime needs to know about a translated kernel.

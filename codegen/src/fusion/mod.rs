@@ -3,7 +3,7 @@
 //!
 //! # Pipeline
 //!
-//! 1. [`prepare`]: `call`, `custom_jvp_call` and `custom_vjp_call` are
+//! 1. `prepare`: `call`, `custom_jvp_call` and `custom_vjp_call` are
 //!    inlined, `stop_gradient` is dropped, and the IR passes run
 //!    ([`rjax_ir::passes::optimize`]: constant folding, simplification,
 //!    common subexpressions, dead code); every program output becomes a distinct
@@ -13,12 +13,17 @@
 //!    where the layout allows, a transposed copy inserted where it does not,
 //!    and a transpose of its result folded into the call (by operand swap:
 //!    `(AB)ᵀ = BᵀAᵀ`).
-//! 2. [`partition`]: each value is either *materialised* (a program buffer)
+//! 2. `partition`: each value is either *materialised* (a program buffer)
 //!    or *fused* into its consumers as an index function. Materialised
 //!    values are grouped into steps: one GEMM per float `dot_general`, one
 //!    kernel per `cumsum`, `scatter`, `dynamic_update_slice` and
-//!    `random_bits`, and multi-output fused kernels for the rest.
-//! 3. [`emit`], [`index`], [`reduce`], [`special`]: each step's kernel is
+//!    `random_bits`, and multi-output fused kernels for the rest. In
+//!    equation order, a materialised value joins the latest kernel that
+//!    loops over the same domain (or whose reduction it is an epilogue of)
+//!    and that nothing it reads is computed after, provided it reads that
+//!    kernel's own results only where and when they are computed; otherwise
+//!    it starts a new kernel.
+//! 3. `emit`, `index`, `reduce`, `special`: each step's kernel is
 //!    written by evaluating index functions: a fused value at an output
 //!    multi-index is an expression over the loop variables; a materialised
 //!    one is a load.
@@ -49,7 +54,7 @@
 //! result, the result of `cumsum`/`scatter`/`dynamic_update_slice`/
 //! `random_bits`, or when it has more than one consumer and is expensive to
 //! recompute: its fused expression contains a reduction or a transcendental
-//! operation, or more than [`partition::MAX_SHARED_EXPR`] operations. A
+//! operation, or more than `partition::MAX_SHARED_EXPR` (48) operations. A
 //! reduction that would be recomputed for every iteration of a loop its
 //! result does not depend on (a column mean used by every row) is
 //! materialised instead; this is found while emitting, and planning starts
@@ -85,18 +90,11 @@ use rjax_ir::{ClosedJaxpr, Error, Result, Var};
 /// also reject when run (a gather from an empty axis into a non-empty
 /// result).
 pub fn plan(jaxpr: &ClosedJaxpr) -> Result<Program> {
-    let t0 = std::time::Instant::now();
     let graph = prepare::prepare(jaxpr)?;
-    eprintln!("prepare {:?}", t0.elapsed());
     let mut hints = partition::Hints::default();
     loop {
-        let t1 = std::time::Instant::now();
         let parts = partition::partition(&graph, &hints)?;
-        eprintln!("partition {:?}", t1.elapsed());
-        let t1 = std::time::Instant::now();
-        let b = partition::build(&graph, &parts)?;
-        eprintln!("build {:?}", t1.elapsed());
-        let retries = match b {
+        let retries = match partition::build(&graph, &parts)? {
             partition::Built::Program(program) => return Ok(program),
             partition::Built::Retry(retries) => retries,
         };

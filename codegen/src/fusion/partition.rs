@@ -196,9 +196,9 @@ fn group(
                 for gi in (0..groups.len()).rev() {
                     if let Group::Fused { domain, roots } = &groups[gi] {
                         let apart = roots.iter().any(|r| forbidden.contains(&(v, *r)));
-                        let fits =
-                            *domain == dom || (mat[v.index()] && epilogue(g, v, roots, &deps));
-                        if !apart && fits {
+                        let same = *domain == dom;
+                        let fits = same || (mat[v.index()] && epilogue(g, v, roots, &deps));
+                        if !apart && fits && reads_in_place(g, mat, v, roots, &deps, same) {
                             chosen = Some(gi);
                             break;
                         }
@@ -207,7 +207,10 @@ fn group(
                         break;
                     }
                 }
-                if promotable && chosen.is_none() && !(scalar_reduction(g, v) && feeds_epilogue(g, mat, v)) {
+                if promotable
+                    && chosen.is_none()
+                    && !(scalar_reduction(g, v) && feeds_epilogue(g, mat, v))
+                {
                     continue;
                 }
                 if promotable {
@@ -267,6 +270,89 @@ pub(super) fn scalar_reduction(g: &Graph, r: Var) -> bool {
         (Some(f), Some(k)) => k < f,
         (None, _) | (_, None) => true,
     }
+}
+
+/// Whether root `v` reads the roots of a kernel that it depends on only
+/// where and when the kernel has computed them: values finished at the
+/// position `v` is computed at (full-domain values for a full-domain `v`;
+/// scalar reductions of `v`'s shape and their epilogues for an epilogue),
+/// reached only along elementwise operations of one shape. Emission
+/// checks this exactly (and planning retries); this is the cheap
+/// prediction that avoids most retries.
+fn reads_in_place(
+    g: &Graph,
+    mat: &[bool],
+    v: Var,
+    roots: &[Var],
+    deps: &HashSet<Var>,
+    full: bool,
+) -> bool {
+    let locals: Vec<Var> = roots.iter().copied().filter(|r| deps.contains(r)).collect();
+    if locals.is_empty() {
+        return true;
+    }
+    let shape = &g.aval(v).shape;
+    let ready = |r: &Var| match reduce_axes(g, *r) {
+        Some(_) => !full && g.aval(*r).shape == *shape && scalar_reduction(g, *r),
+        None => full || g.aval(*r).shape == *shape,
+    };
+    if !locals.iter().all(ready) {
+        return false;
+    }
+    let (_, eqn) = g
+        .def_eqn(v)
+        .expect("internal error: a root without a definition");
+    let here = match reduce_axes(g, v) {
+        Some(_) => g.atom_aval(&eqn.inputs[0]).shape,
+        None => shape.clone(),
+    };
+    let blocked = |w: Var| {
+        locals.contains(&w)
+            || (!mat[w.index()] && deps_of(g, mat, w).iter().any(|d| locals.contains(d)))
+    };
+    // Operands at `v`'s own position, then along elementwise operations.
+    let in_place = |e: &rjax_ir::Eqn, a: &Atom| elementwise(e) && g.atom_aval(a).shape == here;
+    let mut stack = Vec::new();
+    for a in &eqn.inputs {
+        let Some(u) = atom_var(a) else { continue };
+        let at_here = reduce_axes(g, v).is_some() || in_place(eqn, a);
+        if at_here {
+            stack.push(u);
+        } else if blocked(u) {
+            return false;
+        }
+    }
+    let mut seen = HashSet::new();
+    while let Some(u) = stack.pop() {
+        if locals.contains(&u) || mat[u.index()] || !seen.insert(u) {
+            continue;
+        }
+        let (_, e) = g
+            .def_eqn(u)
+            .expect("internal error: a fused value without a definition");
+        for a in &e.inputs {
+            let Some(w) = atom_var(a) else { continue };
+            if in_place(e, a) {
+                stack.push(w);
+            } else if blocked(w) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Whether an equation is elementwise (its operands are read at its
+/// result's position).
+fn elementwise(e: &rjax_ir::Eqn) -> bool {
+    matches!(
+        lowering(&e.prim),
+        Ok(Lowering::Unary(_)
+            | Lowering::Binary(_)
+            | Lowering::Select
+            | Lowering::Convert(_)
+            | Lowering::Identity)
+    )
 }
 
 /// Whether a materialised value of `r`'s shape is computed from `r`

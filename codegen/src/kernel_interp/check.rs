@@ -39,7 +39,11 @@ pub(crate) fn check(kernel: &Kernel) -> Result<Extent> {
         values: HashMap::new(),
         accs: HashMap::new(),
         loops: HashMap::new(),
-        extent: Extent { values: 0, loops: 0, accs: 0 },
+        extent: Extent {
+            values: 0,
+            loops: 0,
+            accs: 0,
+        },
     };
     c.block(&kernel.body)?;
     Ok(c.extent)
@@ -108,15 +112,26 @@ impl Checker<'_> {
                     self.loops.insert(*id, false);
                 }
                 Stmt::Let { value, ty, expr } => {
-                    let got = self.expr(expr).map_err(|m| kernel_error(self.kernel, format_args!("v{}: {m}", value.0)))?;
+                    let got = self.expr(expr).map_err(|m| {
+                        kernel_error(self.kernel, format_args!("v{}: {m}", value.0))
+                    })?;
                     if got != *ty {
-                        return self.err(format_args!("v{} is declared {ty:?} but its expression gives {got:?}", value.0));
+                        return self.err(format_args!(
+                            "v{} is declared {ty:?} but its expression gives {got:?}",
+                            value.0
+                        ));
                     }
                     if self.values.contains_key(value) {
                         return self.err(format_args!("v{} is defined twice", value.0));
                     }
                     self.extent.values = self.extent.values.max(value.0 as usize + 1);
-                    self.values.insert(*value, Entry { ty: *ty, visible: true });
+                    self.values.insert(
+                        *value,
+                        Entry {
+                            ty: *ty,
+                            visible: true,
+                        },
+                    );
                     values.push(*value);
                 }
                 Stmt::Store { buf, index, value } => {
@@ -128,38 +143,65 @@ impl Checker<'_> {
                     if decl.kind != BufferKind::Output {
                         return self.err(format_args!("{what}: the buffer is an input"));
                     }
-                    self.index(index).map_err(|m| kernel_error(self.kernel, format_args!("{what}: {m}")))?;
-                    let ty = self.value(*value).map_err(|m| kernel_error(self.kernel, format_args!("{what}: {m}")))?;
+                    self.index(index)
+                        .map_err(|m| kernel_error(self.kernel, format_args!("{what}: {m}")))?;
+                    let ty = self
+                        .value(*value)
+                        .map_err(|m| kernel_error(self.kernel, format_args!("{what}: {m}")))?;
                     if ty != ScalarType::of(decl.dtype) {
-                        return self.err(format_args!("{what}: value v{} is {ty:?}, the buffer holds {}", value.0, decl.dtype));
+                        return self.err(format_args!(
+                            "{what}: value v{} is {ty:?}, the buffer holds {}",
+                            value.0, decl.dtype
+                        ));
                     }
                 }
                 Stmt::AccInit { acc, ty, init } => {
                     if init.ty() != *ty {
-                        return self.err(format_args!("acc{} is declared {ty:?} but starts at {init:?}", acc.0));
+                        return self.err(format_args!(
+                            "acc{} is declared {ty:?} but starts at {init:?}",
+                            acc.0
+                        ));
                     }
                     if self.accs.contains_key(acc) {
                         return self.err(format_args!("acc{} is declared twice", acc.0));
                     }
                     self.extent.accs = self.extent.accs.max(acc.0 as usize + 1);
-                    self.accs.insert(*acc, Entry { ty: *ty, visible: true });
+                    self.accs.insert(
+                        *acc,
+                        Entry {
+                            ty: *ty,
+                            visible: true,
+                        },
+                    );
                     accs.push(*acc);
                 }
                 Stmt::AccSet { acc, value } => {
                     let what = format!("acc{} = v{}", acc.0, value.0);
-                    let want = self.acc(*acc).map_err(|m| kernel_error(self.kernel, format_args!("{what}: {m}")))?;
-                    let got = self.value(*value).map_err(|m| kernel_error(self.kernel, format_args!("{what}: {m}")))?;
+                    let want = self
+                        .acc(*acc)
+                        .map_err(|m| kernel_error(self.kernel, format_args!("{what}: {m}")))?;
+                    let got = self
+                        .value(*value)
+                        .map_err(|m| kernel_error(self.kernel, format_args!("{what}: {m}")))?;
                     if want != got {
-                        return self.err(format_args!("{what}: the accumulator is {want:?}, the value {got:?}"));
+                        return self.err(format_args!(
+                            "{what}: the accumulator is {want:?}, the value {got:?}"
+                        ));
                     }
                 }
             }
         }
         for v in values {
-            self.values.get_mut(&v).expect("internal error: defined value").visible = false;
+            self.values
+                .get_mut(&v)
+                .expect("internal error: defined value")
+                .visible = false;
         }
         for a in accs {
-            self.accs.get_mut(&a).expect("internal error: declared accumulator").visible = false;
+            self.accs
+                .get_mut(&a)
+                .expect("internal error: declared accumulator")
+                .visible = false;
         }
         Ok(())
     }
@@ -168,7 +210,10 @@ impl Checker<'_> {
     fn value(&self, v: ValueId) -> Result<ScalarType, String> {
         match self.values.get(&v) {
             Some(e) if e.visible => Ok(e.ty),
-            Some(_) => Err(format!("v{} is used outside the block that defines it", v.0)),
+            Some(_) => Err(format!(
+                "v{} is used outside the block that defines it",
+                v.0
+            )),
             None => Err(format!("v{} is used before it is defined", v.0)),
         }
     }
@@ -177,7 +222,10 @@ impl Checker<'_> {
     fn acc(&self, a: AccId) -> Result<ScalarType, String> {
         match self.accs.get(&a) {
             Some(e) if e.visible => Ok(e.ty),
-            Some(_) => Err(format!("acc{} is used outside the block that declares it", a.0)),
+            Some(_) => Err(format!(
+                "acc{} is used outside the block that declares it",
+                a.0
+            )),
             None => Err(format!("acc{} is used before it is declared", a.0)),
         }
     }
@@ -186,7 +234,10 @@ impl Checker<'_> {
     fn index(&self, index: &Index) -> Result<(), String> {
         for (k, (lp, _)) in index.terms.iter().enumerate() {
             if self.loops.get(lp) != Some(&true) {
-                return Err(format!("index term on i{}, which is not an enclosing loop", lp.0));
+                return Err(format!(
+                    "index term on i{}, which is not an enclosing loop",
+                    lp.0
+                ));
             }
             if index.terms[..k].iter().any(|(l, _)| l == lp) {
                 return Err(format!("two index terms on loop i{}", lp.0));
@@ -203,7 +254,9 @@ impl Checker<'_> {
 
     /// The type an expression produces.
     fn expr(&self, expr: &Expr) -> Result<ScalarType, String> {
-        let bad = |what: &str, tys: &[ScalarType]| Err(format!("{what} does not accept operands of types {tys:?}"));
+        let bad = |what: &str, tys: &[ScalarType]| {
+            Err(format!("{what} does not accept operands of types {tys:?}"))
+        };
         match expr {
             Expr::Const(c) => Ok(c.ty()),
             Expr::LoopVar(lp) => match self.loops.get(lp) {
@@ -213,7 +266,8 @@ impl Checker<'_> {
             Expr::Load { buf, index } => {
                 let decl = self.kernel.buffers.get(buf.0 as usize);
                 let decl = decl.ok_or_else(|| format!("load from b{}: no such buffer", buf.0))?;
-                self.index(index).map_err(|m| format!("load from b{}: {m}", buf.0))?;
+                self.index(index)
+                    .map_err(|m| format!("load from b{}: {m}", buf.0))?;
                 Ok(ScalarType::of(decl.dtype))
             }
             Expr::Unary(op, a) => {

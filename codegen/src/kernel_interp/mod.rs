@@ -26,7 +26,7 @@ mod scalar;
 use crate::kernel::{BufId, BufferKind, Expr, Index, Kernel, Stmt};
 use crate::program::{BufferSource, Gemm, Program, Step};
 use check::kernel_error;
-use rjax_ir::{num_elements, Data, DType, Error, HostBuffer, Result, Scalar};
+use rjax_ir::{num_elements, DType, Data, Error, HostBuffer, Result, Scalar};
 use scalar::Val;
 
 /// Checks a kernel without running it: every value, loop and accumulator is
@@ -52,7 +52,11 @@ pub fn check(kernel: &Kernel) -> Result<()> {
 pub fn run_kernel(kernel: &Kernel, buffers: &mut [Data]) -> Result<()> {
     let extent = check::check(kernel)?;
     if buffers.len() != kernel.buffers.len() {
-        let msg = format!("{} buffers passed for {} parameters", buffers.len(), kernel.buffers.len());
+        let msg = format!(
+            "{} buffers passed for {} parameters",
+            buffers.len(),
+            kernel.buffers.len()
+        );
         return Err(kernel_error(kernel, msg));
     }
     for (i, (data, decl)) in buffers.iter().zip(&kernel.buffers).enumerate() {
@@ -93,7 +97,12 @@ impl Machine<'_, '_> {
     fn block(&mut self, stmts: &[Stmt]) -> Result<()> {
         for stmt in stmts {
             match stmt {
-                Stmt::Loop { id, extent, body, parallel: _ } => {
+                Stmt::Loop {
+                    id,
+                    extent,
+                    body,
+                    parallel: _,
+                } => {
                     for i in 0..*extent {
                         self.loops[id.0 as usize] = i as i64;
                         self.block(body)?;
@@ -106,11 +115,16 @@ impl Machine<'_, '_> {
                 Stmt::Store { buf, index, value } => {
                     let i = self.index(*buf, index)?;
                     let v = self.values[value.0 as usize];
-                    store(&mut self.buffers[buf.0 as usize], i, v)
-                        .ok_or_else(|| self.internal(format_args!("store of {v:?} to b{}", buf.0)))?;
+                    store(&mut self.buffers[buf.0 as usize], i, v).ok_or_else(|| {
+                        self.internal(format_args!("store of {v:?} to b{}", buf.0))
+                    })?;
                 }
-                Stmt::AccInit { acc, ty: _, init } => self.accs[acc.0 as usize] = Val::of_const(*init),
-                Stmt::AccSet { acc, value } => self.accs[acc.0 as usize] = self.values[value.0 as usize],
+                Stmt::AccInit { acc, ty: _, init } => {
+                    self.accs[acc.0 as usize] = Val::of_const(*init)
+                }
+                Stmt::AccSet { acc, value } => {
+                    self.accs[acc.0 as usize] = self.values[value.0 as usize]
+                }
             }
         }
         Ok(())
@@ -121,7 +135,10 @@ impl Machine<'_, '_> {
         let got = match expr {
             Expr::Const(c) => Some(Val::of_const(*c)),
             Expr::LoopVar(lp) => Some(Val::Index(self.loops[lp.0 as usize])),
-            Expr::Load { buf, index } => Some(load(&self.buffers[buf.0 as usize], self.index(*buf, index)?)),
+            Expr::Load { buf, index } => Some(load(
+                &self.buffers[buf.0 as usize],
+                self.index(*buf, index)?,
+            )),
             Expr::Unary(op, a) => scalar::unary(*op, val(a)),
             Expr::Binary(op, a, b) => scalar::binary(*op, val(a), val(b)),
             Expr::Fma(a, b, c) => scalar::fma(val(a), val(b), val(c)),
@@ -160,7 +177,11 @@ impl Machine<'_, '_> {
                 let msg = format!(
                     "index {i} out of bounds for b{} of length {len} (index {index} with {})",
                     buf.0,
-                    if loops.is_empty() { "no loop terms".to_string() } else { loops.join(", ") }
+                    if loops.is_empty() {
+                        "no loop terms".to_string()
+                    } else {
+                        loops.join(", ")
+                    }
                 );
                 Err(kernel_error(self.kernel, msg))
             }
@@ -169,7 +190,10 @@ impl Machine<'_, '_> {
 
     /// An error the checker should have ruled out.
     fn internal(&self, what: std::fmt::Arguments<'_>) -> Error {
-        kernel_error(self.kernel, format_args!("internal error: ill-typed operation {what}"))
+        kernel_error(
+            self.kernel,
+            format_args!("internal error: ill-typed operation {what}"),
+        )
     }
 }
 
@@ -212,17 +236,26 @@ pub fn run_program(program: &Program, args: &[HostBuffer]) -> Result<Vec<HostBuf
         let data = match &pb.source {
             BufferSource::Argument(a) => {
                 let arg = args.get(*a).ok_or_else(|| {
-                    program_error(format!("buffer {i} is argument {a}, but {} arguments were passed", args.len()))
+                    program_error(format!(
+                        "buffer {i} is argument {a}, but {} arguments were passed",
+                        args.len()
+                    ))
                 })?;
                 if arg.dtype() != pb.dtype || arg.shape() != &pb.shape[..] {
                     let want = rjax_ir::AVal::new(pb.dtype, &pb.shape);
-                    return Err(program_error(format!("argument {a} is {}, expected {want}", arg.aval())));
+                    return Err(program_error(format!(
+                        "argument {a} is {}, expected {want}",
+                        arg.aval()
+                    )));
                 }
                 arg.data().clone()
             }
             BufferSource::Constant(c) => {
                 if c.dtype() != pb.dtype || c.len() != n {
-                    return Err(program_error(format!("constant buffer {i} holds {}", c.aval())));
+                    return Err(program_error(format!(
+                        "constant buffer {i} holds {}",
+                        c.aval()
+                    )));
                 }
                 c.data().clone()
             }
@@ -234,7 +267,9 @@ pub fn run_program(program: &Program, args: &[HostBuffer]) -> Result<Vec<HostBuf
         match step {
             Step::Kernel { kernel, args } => run_kernel_step(kernel, args, &mut bufs)
                 .map_err(|e| program_error(format!("step {s} (kernel {}): {e}", kernel.name)))?,
-            Step::Gemm(g) => gemm(g, &mut bufs).map_err(|m| program_error(format!("step {s} (gemm): {m}")))?,
+            Step::Gemm(g) => {
+                gemm(g, &mut bufs).map_err(|m| program_error(format!("step {s} (gemm): {m}")))?
+            }
         }
     }
     program
@@ -257,19 +292,33 @@ fn program_error(message: String) -> Error {
 /// Runs a kernel step: its buffers are moved out of the program's table
 /// (copied when one is passed twice, which only inputs may be) and the
 /// outputs moved back.
-fn run_kernel_step(kernel: &Kernel, args: &[crate::program::BufferRef], bufs: &mut [Data]) -> Result<()> {
+fn run_kernel_step(
+    kernel: &Kernel,
+    args: &[crate::program::BufferRef],
+    bufs: &mut [Data],
+) -> Result<()> {
     if args.len() != kernel.buffers.len() {
-        let msg = format!("{} buffers bound to {} parameters", args.len(), kernel.buffers.len());
+        let msg = format!(
+            "{} buffers bound to {} parameters",
+            args.len(),
+            kernel.buffers.len()
+        );
         return Err(kernel_error(kernel, msg));
     }
     for (k, r) in args.iter().enumerate() {
         if r.0 as usize >= bufs.len() {
-            return Err(kernel_error(kernel, format_args!("parameter b{k} is bound to missing buffer {}", r.0)));
+            return Err(kernel_error(
+                kernel,
+                format_args!("parameter b{k} is bound to missing buffer {}", r.0),
+            ));
         }
         let twice = args[..k].iter().any(|o| o == r);
         let output = |j: usize| kernel.buffers[j].kind == BufferKind::Output;
-        if twice && (output(k) || args.iter().enumerate().any(|(j, o)| o == r && output(j))) {
-            return Err(kernel_error(kernel, format_args!("buffer {} is bound twice, once as an output", r.0)));
+        if twice && args.iter().enumerate().any(|(j, o)| o == r && output(j)) {
+            return Err(kernel_error(
+                kernel,
+                format_args!("buffer {} is bound twice, once as an output", r.0),
+            ));
         }
     }
     let mut local: Vec<Data> = Vec::with_capacity(args.len());
@@ -292,7 +341,8 @@ fn run_kernel_step(kernel: &Kernel, args: &[crate::program::BufferRef], bufs: &m
 /// `out[b] = lhs[b] @ rhs[b]` with plain loops, summing over `k` in order
 /// from zero (as the reference `dot_general`).
 fn gemm(g: &Gemm, bufs: &mut [Data]) -> Result<(), String> {
-    let get = |r: crate::program::BufferRef| bufs.get(r.0 as usize).ok_or(format!("no buffer {}", r.0));
+    let get =
+        |r: crate::program::BufferRef| bufs.get(r.0 as usize).ok_or(format!("no buffer {}", r.0));
     let (lhs, rhs) = (get(g.lhs.0)?, get(g.rhs.0)?);
     let (ls, rs) = (g.lhs.1, g.rhs.1);
     // Element (b, i, j) of an operand with strides `s`, bounds-checked.
@@ -301,7 +351,9 @@ fn gemm(g: &Gemm, bufs: &mut [Data]) -> Result<(), String> {
         usize::try_from(pos)
             .ok()
             .filter(|&p| p < len)
-            .ok_or_else(|| format!("{what} element ({b}, {i}, {j}) at {pos} is outside its {len} elements"))
+            .ok_or_else(|| {
+                format!("{what} element ({b}, {i}, {j}) at {pos} is outside its {len} elements")
+            })
     };
     let n_out = g.batch * g.m * g.n;
     let out = match (lhs, rhs) {
@@ -312,7 +364,8 @@ fn gemm(g: &Gemm, bufs: &mut [Data]) -> Result<(), String> {
                     for j in 0..g.n {
                         let mut acc = 0f32;
                         for p in 0..g.k {
-                            acc += l[at(ls, l.len(), b, i, p, "lhs")?] * r[at(rs, r.len(), b, p, j, "rhs")?];
+                            acc += l[at(ls, l.len(), b, i, p, "lhs")?]
+                                * r[at(rs, r.len(), b, p, j, "rhs")?];
                         }
                         o[(b * g.m + i) * g.n + j] = acc;
                     }
@@ -327,7 +380,8 @@ fn gemm(g: &Gemm, bufs: &mut [Data]) -> Result<(), String> {
                     for j in 0..g.n {
                         let mut acc = 0f64;
                         for p in 0..g.k {
-                            acc += l[at(ls, l.len(), b, i, p, "lhs")?] * r[at(rs, r.len(), b, p, j, "rhs")?];
+                            acc += l[at(ls, l.len(), b, i, p, "lhs")?]
+                                * r[at(rs, r.len(), b, p, j, "rhs")?];
                         }
                         o[(b * g.m + i) * g.n + j] = acc;
                     }
@@ -345,9 +399,16 @@ fn gemm(g: &Gemm, bufs: &mut [Data]) -> Result<(), String> {
             ))
         }
     };
-    let slot = bufs.get_mut(g.out.0 as usize).ok_or(format!("no buffer {}", g.out.0))?;
+    let slot = bufs
+        .get_mut(g.out.0 as usize)
+        .ok_or(format!("no buffer {}", g.out.0))?;
     if slot.dtype() != out.dtype() || slot.len() != out.len() {
-        return Err(format!("the result buffer is {}[{}], expected {}[{n_out}]", slot.dtype(), slot.len(), g.dtype));
+        return Err(format!(
+            "the result buffer is {}[{}], expected {}[{n_out}]",
+            slot.dtype(),
+            slot.len(),
+            g.dtype
+        ));
     }
     *slot = out;
     Ok(())

@@ -121,8 +121,21 @@ macro_rules! int_unary {
             U::Abs => Some(Val::$v($abs(a))),
             U::Sign => Some(Val::$v($sign(a))),
             U::Not => Some(Val::$v(!a)),
-            U::Sqrt | U::Floor | U::Ceil | U::Round | U::Trunc | U::IsFinite | U::Exp | U::Log
-            | U::Log1p | U::Expm1 | U::Sin | U::Cos | U::Tanh | U::Logistic | U::Erf
+            U::Sqrt
+            | U::Floor
+            | U::Ceil
+            | U::Round
+            | U::Trunc
+            | U::IsFinite
+            | U::Exp
+            | U::Log
+            | U::Log1p
+            | U::Expm1
+            | U::Sin
+            | U::Cos
+            | U::Tanh
+            | U::Logistic
+            | U::Erf
             | U::Rsqrt => None,
         }
     }};
@@ -140,9 +153,25 @@ pub(crate) fn unary(op: UnaryOp, x: Val) -> Option<Val> {
             use UnaryOp as U;
             match op {
                 U::Not => Some(Val::Bool(!a)),
-                U::Neg | U::Abs | U::Sign | U::Sqrt | U::Floor | U::Ceil | U::Round | U::Trunc
-                | U::IsFinite | U::Exp | U::Log | U::Log1p | U::Expm1 | U::Sin | U::Cos
-                | U::Tanh | U::Logistic | U::Erf | U::Rsqrt => None,
+                U::Neg
+                | U::Abs
+                | U::Sign
+                | U::Sqrt
+                | U::Floor
+                | U::Ceil
+                | U::Round
+                | U::Trunc
+                | U::IsFinite
+                | U::Exp
+                | U::Log
+                | U::Log1p
+                | U::Expm1
+                | U::Sin
+                | U::Cos
+                | U::Tanh
+                | U::Logistic
+                | U::Erf
+                | U::Rsqrt => None,
             }
         }
     }
@@ -223,8 +252,21 @@ pub(crate) fn binary(op: BinaryOp, x: Val, y: Val) -> Option<Val> {
                 B::Xor => Some(Val::Bool(a ^ b)),
                 B::Eq => Some(Val::Bool(a == b)),
                 B::Ne => Some(Val::Bool(a != b)),
-                B::Add | B::Sub | B::Mul | B::Div | B::Rem | B::Pow | B::Max | B::Min
-                | B::Shl | B::ShrLogical | B::ShrArith | B::Lt | B::Le | B::Gt | B::Ge => None,
+                B::Add
+                | B::Sub
+                | B::Mul
+                | B::Div
+                | B::Rem
+                | B::Pow
+                | B::Max
+                | B::Min
+                | B::Shl
+                | B::ShrLogical
+                | B::ShrArith
+                | B::Lt
+                | B::Le
+                | B::Gt
+                | B::Ge => None,
             }
         }
         _ => None,
@@ -236,8 +278,12 @@ pub(crate) fn fma(a: Val, b: Val, c: Val) -> Option<Val> {
     match (a, b, c) {
         (Val::F32(a), Val::F32(b), Val::F32(c)) => Some(Val::F32(a.mul_add(b, c))),
         (Val::F64(a), Val::F64(b), Val::F64(c)) => Some(Val::F64(a.mul_add(b, c))),
-        (Val::I32(a), Val::I32(b), Val::I32(c)) => Some(Val::I32(a.wrapping_mul(b).wrapping_add(c))),
-        (Val::U32(a), Val::U32(b), Val::U32(c)) => Some(Val::U32(a.wrapping_mul(b).wrapping_add(c))),
+        (Val::I32(a), Val::I32(b), Val::I32(c)) => {
+            Some(Val::I32(a.wrapping_mul(b).wrapping_add(c)))
+        }
+        (Val::U32(a), Val::U32(b), Val::U32(c)) => {
+            Some(Val::U32(a.wrapping_mul(b).wrapping_add(c)))
+        }
         (Val::Index(a), Val::Index(b), Val::Index(c)) => {
             Some(Val::Index(a.wrapping_mul(b).wrapping_add(c)))
         }
@@ -292,7 +338,11 @@ pub(crate) fn bitcast_ok(from: ScalarType, to: ScalarType) -> bool {
     use ScalarType as S;
     matches!(
         (from, to),
-        (S::F32, S::I32) | (S::F32, S::U32) | (S::I32, S::F32) | (S::U32, S::F32)
-            | (S::F64, S::Index) | (S::Index, S::F64)
+        (S::F32, S::I32)
+            | (S::F32, S::U32)
+            | (S::I32, S::F32)
+            | (S::U32, S::F32)
+            | (S::F64, S::Index)
+            | (S::Index, S::F64)
     )
 }

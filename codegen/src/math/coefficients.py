@@ -1,9 +1,13 @@
-"""Weighted minimax (Remez exchange) fits in high precision, for the
-coefficient tables of rjax-codegen's math expansions.
+"""Regenerates the coefficient tables of rjax-codegen's math expansions
+(codegen/src/math/coeffs.rs).
 
-fit(f, powers, a, b, w) finds c minimising max |w(x) (f(x) - sum c_i x^powers[i])|
-on [a, b]; then the coefficients are rounded to the target precision and the
-error re-measured on a dense grid with the rounded coefficients.
+Each table is a minimax polynomial found by Remez exchange in 60-digit
+arithmetic (mpmath), rounded to the target precision (f32 or f64); the
+printed error is re-measured with the rounded coefficients on a dense grid.
+remez(f, powers, a, b, w) finds c minimising max |w(x) (f(x) - sum c_i x^powers[i])|
+on [a, b].
+
+Run: python3 coefficients.py  (needs mpmath and numpy; about two minutes).
 """
 import mpmath as mp
 import numpy as np
@@ -92,31 +96,7 @@ def fit_and_report(name, f, powers, a, b, w, prec):
     show(name, cr, prec)
     return cr
 
-def fit_seq(name, f, powers, a, b, w, prec, nfix=None):
-    """Fit, round the first coefficient, refit the rest with it fixed, and
-    so on (greedy rounding), then report the rounded error."""
-    fixed = []
-    nfix = len(powers) if nfix is None else nfix
-    for i in range(len(powers)):
-        rest = powers[i:]
-        g = (lambda fx: (lambda x: f(x) - sum(mp.mpf(c)*x**p for c, p in fx)))(list(zip(fixed, powers)))
-        c, e = remez(g, rest, a, b, w)
-        cr = rnd(c, prec)
-        if i + 1 >= nfix or len(rest) == 1:
-            fixed += cr
-            break
-        fixed.append(cr[0])
-    er = measure(f, powers, fixed, a, b, w, prec=prec)
-    print(f"# {name}: greedy-rounded err 2^{float(mp.log(er,2)):.2f}")
-    show(name, fixed, prec)
-    return fixed
-"""Generates the coefficient tables of rjax-codegen's math expansions.
-
-Each table is a weighted minimax polynomial found by Remez exchange in
-60-digit arithmetic (remez.py), rounded to the target precision; the
-printed error is re-measured with the rounded coefficients.
-Run: python3 gen_all.py  (needs mpmath and numpy).
-"""
+# ---- the tables of coeffs.rs ----
 
 
 one = lambda x: mp.mpf(1)

@@ -68,12 +68,20 @@ impl<'a> Emitter<'a> {
     /// An emitter whose ids start at `*next`; `inputs` are the existing
     /// values it may read, with their types.
     pub(super) fn new(next: &'a mut u32, inputs: &[(ValueId, ScalarType)]) -> Emitter<'a> {
-        Emitter { next, out: Vec::new(), types: inputs.iter().copied().collect(), consts: HashMap::new() }
+        Emitter {
+            next,
+            out: Vec::new(),
+            types: inputs.iter().copied().collect(),
+            consts: HashMap::new(),
+        }
     }
 
     /// The type of a value this emitter knows.
     pub(super) fn ty(&self, v: ValueId) -> ScalarType {
-        *self.types.get(&v).expect("internal error: math value of unknown type")
+        *self
+            .types
+            .get(&v)
+            .expect("internal error: math value of unknown type")
     }
 
     /// Appends `let v: ty = expr`.
@@ -99,8 +107,14 @@ impl<'a> Emitter<'a> {
     pub(super) fn f(&mut self, ft: Ft, x: f64) -> ValueId {
         match ft {
             Ft::F32 => {
-                debug_assert!(x.is_nan() || f64::from(x as f32) == x, "internal error: {x} is not an f32");
-                self.constant(Const::Scalar(Scalar::F32(x as f32)), u64::from((x as f32).to_bits()))
+                debug_assert!(
+                    x.is_nan() || f64::from(x as f32) == x,
+                    "internal error: {x} is not an f32"
+                );
+                self.constant(
+                    Const::Scalar(Scalar::F32(x as f32)),
+                    u64::from((x as f32).to_bits()),
+                )
             }
             Ft::F64 => self.constant(Const::Scalar(Scalar::F64(x)), x.to_bits()),
         }
@@ -118,7 +132,11 @@ impl<'a> Emitter<'a> {
     }
 
     pub(super) fn unary(&mut self, op: UnaryOp, a: ValueId) -> ValueId {
-        let ty = if op == UnaryOp::IsFinite { ScalarType::Bool } else { self.ty(a) };
+        let ty = if op == UnaryOp::IsFinite {
+            ScalarType::Bool
+        } else {
+            self.ty(a)
+        };
         self.let_(ty, Expr::Unary(op, a))
     }
 
@@ -126,8 +144,20 @@ impl<'a> Emitter<'a> {
         use BinaryOp as B;
         let ty = match op {
             B::Eq | B::Ne | B::Lt | B::Le | B::Gt | B::Ge => ScalarType::Bool,
-            B::Add | B::Sub | B::Mul | B::Div | B::Rem | B::Pow | B::Max | B::Min | B::And | B::Or | B::Xor
-            | B::Shl | B::ShrLogical | B::ShrArith => self.ty(a),
+            B::Add
+            | B::Sub
+            | B::Mul
+            | B::Div
+            | B::Rem
+            | B::Pow
+            | B::Max
+            | B::Min
+            | B::And
+            | B::Or
+            | B::Xor
+            | B::Shl
+            | B::ShrLogical
+            | B::ShrArith => self.ty(a),
         };
         self.let_(ty, Expr::Binary(op, a, b))
     }

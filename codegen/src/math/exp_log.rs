@@ -19,13 +19,14 @@
 //! - **log1p**: `u = 1 + x` with its exact rounding error `δ` (TwoSum); the
 //!   logarithm of `u` as above with `f` replaced by `f + δ 2^-k`, so
 //!   `log1p(x) = log(u + δ)` keeps the bits `1 + x` lost.
-//! - **pow**: computed in `f64` for both types (an `f32` pow converts its
-//!   operands, which is exact, and rounds the `f64` result once):
-//!   `|x|^y = exp(y log|x|)` with `log|x|` as a double-word value accurate to
-//!   about 2^-64 relative (the division `s = f/(2+f)` with its remainder,
-//!   `(2/3) s³` in double-word arithmetic, the tail `s⁵ T(s²)` in plain
-//!   `f64`), the product `y log|x|` kept as a double word, and its low part
-//!   added to the reduced argument of `exp`. IEEE special cases (those of C's
+//! - **pow**: computed in `f64` for both types as `|x|^y = exp(y log|x|)`.
+//!   An `f32` pow converts its operands (exactly), uses the `f64` `log` and
+//!   `exp` above (`|y log|x|| < 104` keeps their error far below an `f32`
+//!   ulp) and rounds once. An `f64` pow takes `log|x|` as a double word
+//!   accurate to about 2^-64 relative (the division `s = f/(2+f)` with its
+//!   remainder, `(2/3) s³` in double-word arithmetic, the tail `s⁵ T(s²)` in
+//!   plain `f64`), keeps the product `y log|x|` as a double word, and adds
+//!   its low part to the reduced argument of `exp`. IEEE special cases (those of C's
 //!   `pow` and Rust's `powf`) are selected at the end: `y = ±0` or `x = 1`
 //!   give 1, `(-1)^±∞ = 1`, NaN otherwise propagates, a negative `x` with an
 //!   odd integer `y` negates the result and with a non-integer finite `y`
@@ -122,7 +123,10 @@ pub(super) fn expm1(e: &mut Emitter, ft: Ft, x: ValueId) -> ValueId {
 /// integer-typed).
 /// Garbage for zero, infinite, negative or NaN `u`.
 fn split_log(e: &mut Emitter, ft: Ft, u: ValueId) -> (ValueId, ValueId) {
-    let (min_normal, sc, sc_exp) = ft.pick((f64::from(f32::MIN_POSITIVE), 16_777_216.0, -24), (f64::MIN_POSITIVE, 18_014_398_509_481_984.0, -54));
+    let (min_normal, sc, sc_exp) = ft.pick(
+        (f64::from(f32::MIN_POSITIVE), 16_777_216.0, -24),
+        (f64::MIN_POSITIVE, 18_014_398_509_481_984.0, -54),
+    );
     let min_normal = e.f(ft, min_normal);
     let tiny = e.lt(u, min_normal);
     let sc = e.f(ft, sc);
@@ -131,7 +135,10 @@ fn split_log(e: &mut Emitter, ft: Ft, u: ValueId) -> (ValueId, ValueId) {
     let (adj, no_adj) = (e.i(ft, sc_exp), e.i(ft, 0));
     let eadj = e.select(tiny, adj, no_adj);
     let bits = e.bitcast(ft.ity(), us);
-    let sqh_bits = ft.pick(i64::from((SQRT_HALF[0] as f32).to_bits()), SQRT_HALF[1].to_bits() as i64);
+    let sqh_bits = ft.pick(
+        i64::from((SQRT_HALF[0] as f32).to_bits()),
+        SQRT_HALF[1].to_bits() as i64,
+    );
     let sqh = e.i(ft, sqh_bits);
     let d = e.sub(bits, sqh);
     let mant = e.i(ft, ft.mant());
@@ -308,21 +315,27 @@ fn exp_dw(e: &mut Emitter, ph: ValueId, pl: ValueId) -> ValueId {
 
 /// `x^y`, computed in `f64` (see the module docs).
 pub(super) fn pow(e: &mut Emitter, ft: Ft, x: ValueId, y: ValueId) -> ValueId {
-    let (x, y) = match ft {
-        Ft::F32 => (e.convert(ScalarType::F64, x), e.convert(ScalarType::F64, y)),
-        Ft::F64 => (x, y),
-    };
-    let r = pow64(e, x, y);
     match ft {
-        Ft::F32 => e.convert(ScalarType::F32, r),
-        Ft::F64 => r,
+        Ft::F32 => {
+            let (x, y) = (e.convert(ScalarType::F64, x), e.convert(ScalarType::F64, y));
+            let r = pow64(e, x, y, false);
+            e.convert(ScalarType::F32, r)
+        }
+        Ft::F64 => pow64(e, x, y, true),
     }
 }
 
-fn pow64(e: &mut Emitter, x: ValueId, y: ValueId) -> ValueId {
+/// `x^y` in `f64`; `double_word` carries `log|x|` and `y log|x|` as double
+/// words (needed for `f64` results; an `f32` result needs only `f64`).
+fn pow64(e: &mut Emitter, x: ValueId, y: ValueId, double_word: bool) -> ValueId {
     let ft = Ft::F64;
     let ax = e.abs(x);
-    let (lh, ll) = log_dw(e, ax);
+    let (lh, ll) = if double_word {
+        let (hi, lo) = log_dw(e, ax);
+        (hi, Some(lo))
+    } else {
+        (log_core(e, ft, ax, None), None)
+    };
     // log|x| at the ends: -∞ at 0, ∞ at ∞ (NaN is handled below).
     let zero = e.f(ft, 0.0);
     let inf = e.f(ft, f64::INFINITY);
@@ -331,12 +344,17 @@ fn pow64(e: &mut Emitter, x: ValueId, y: ValueId) -> ValueId {
     let ax_inf = e.eq(ax, inf);
     let lh = e.select(ax_inf, inf, lh);
     let lh = e.select(ax_zero, ninf, lh);
-    // y log|x| as a double word.
     let ph = e.mul(y, lh);
-    let nph = e.neg(ph);
-    let pl = e.fma(y, lh, nph);
-    let pl = e.fma(y, ll, pl);
-    let r = exp_dw(e, ph, pl);
+    let r = match ll {
+        Some(ll) => {
+            // y log|x| as a double word.
+            let nph = e.neg(ph);
+            let pl = e.fma(y, lh, nph);
+            let pl = e.fma(y, ll, pl);
+            exp_dw(e, ph, pl)
+        }
+        None => exp(e, ft, ph),
+    };
     // Signs and special cases.
     let one = e.f(ft, 1.0);
     let nan = e.f(ft, f64::NAN);

@@ -55,7 +55,8 @@ fn check_program(p: &Program, args: &[HostBuffer], tol: f64) -> cpu::CpuExecutab
     let exe = cpu::compile_program(p, &in_avals(p)).unwrap_or_else(|e| panic!("compile: {e}"));
     let want = run_program(p, args).unwrap_or_else(|e| panic!("run_program: {e}"));
     for round in 0..2 {
-        let got = exe.run(args).unwrap_or_else(|e| panic!("run: {e}"));
+        let refs: Vec<&HostBuffer> = args.iter().collect();
+        let got = exe.run(&refs).unwrap_or_else(|e| panic!("run: {e}"));
         assert_eq!(got.len(), want.len());
         for (k, (g, w)) in got.iter().zip(&want).enumerate() {
             assert_eq!(g.shape(), w.shape(), "output {k}");
@@ -132,7 +133,7 @@ fn gemm_case(
         smooth(dtype, &[batch, k, n], 2),
     );
     let exe = cpu::compile_program(&p, &in_avals(&p)).expect("compile");
-    let got = exe.run(&[a.clone(), b.clone()]).expect("run");
+    let got = exe.run(&[&a, &b]).expect("run");
     let (want, scale) = naive_gemm(&g, &a.data().to_f64_vec(), &b.data().to_f64_vec());
     let eps = if dtype == DType::F32 {
         f32::EPSILON as f64
@@ -405,12 +406,12 @@ fn wrong_arguments_are_errors() {
     let err = exe.run(&[]).unwrap_err().to_string();
     assert!(err.contains("expected 1 arguments, got 0"), "{err}");
     let err = exe
-        .run(&[host(DType::F32, &[5], 1)])
+        .run(&[&host(DType::F32, &[5], 1)])
         .unwrap_err()
         .to_string();
     assert!(err.contains("argument 0 is f32[5]"), "{err}");
     let err = exe
-        .run(&[host(DType::I32, &[4], 1)])
+        .run(&[&host(DType::I32, &[4], 1)])
         .unwrap_err()
         .to_string();
     assert!(err.contains("argument 0 is i32[4]"), "{err}");
@@ -453,7 +454,8 @@ fn check_jaxpr(name: &str, closed: &ClosedJaxpr, args: &[HostBuffer], tol: f64) 
     let avals: Vec<AVal> = args.iter().map(HostBuffer::aval).collect();
     let exe = compile(closed, &avals, Device::Cpu)
         .unwrap_or_else(|e| panic!("{name}: compile: {e}\n{}", closed.jaxpr));
-    let got = exe.run(args).unwrap_or_else(|e| panic!("{name}: run: {e}"));
+    let refs: Vec<&HostBuffer> = args.iter().collect();
+    let got = exe.run(&refs).unwrap_or_else(|e| panic!("{name}: run: {e}"));
     assert_eq!(got.len(), want.len(), "{name}");
     for (k, (g, w)) in got.iter().zip(&want).enumerate() {
         assert_eq!(g.aval(), w.aval(), "{name}: output {k}");

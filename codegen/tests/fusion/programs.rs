@@ -475,7 +475,9 @@ fn non_contiguous_contraction_gets_a_transposed_copy() {
     let args = inputs(&j.jaxpr.in_avals(), 14);
     let p = check_with("copy for gemm", &j, &args);
     assert_eq!(counts(&p), (2, 1), "{}", dump(&p));
-    let Step::Gemm(g) = &p.steps[2] else { panic!("not a GEMM:\n{}", dump(&p)) };
+    let Step::Gemm(g) = &p.steps[2] else {
+        panic!("not a GEMM:\n{}", dump(&p))
+    };
     assert_eq!((g.m, g.n, g.k), (3, 1, 8));
     assert_eq!((g.lhs.1[1], g.lhs.1[2]), (8, 1), "dense [m, k] copy");
 }

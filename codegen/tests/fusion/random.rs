@@ -1,11 +1,16 @@
 //! Random programs (a deterministic proptest): chains of elementwise,
-//! broadcast, layout and reduction operations over a few inputs, planned
-//! and run against the reference interpreter.
+//! broadcast, layout and reduction operations (and some indexing, `dot`,
+//! `cumsum`, `argmax`) over a few inputs, planned and run against the
+//! reference interpreter.
 
 use super::harness::{av, build, check_with, eqn, lit, random, v, Rng};
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
-use rjax_ir::{AVal, Atom, ClosedJaxpr, DType::F32, JaxprBuilder, Primitive as P, Var};
+use rjax_ir::{
+    AVal, Atom, ClosedJaxpr,
+    DType::{F32, I32},
+    JaxprBuilder, Primitive as P, Scalar, Var,
+};
 
 /// One raw step: an operation selector and three operand selectors.
 type RawStep = (u8, u8, u8, u8);
@@ -14,13 +19,24 @@ type RawStep = (u8, u8, u8, u8);
 /// `f32[b]`: each step applies an operation to values picked (modulo the
 /// pool's size) from the inputs and the results so far.
 fn program((a, b): (usize, usize), steps: &[RawStep]) -> ClosedJaxpr {
-    let ins = [av(F32, &[a, b]), av(F32, &[a, b]), av(F32, &[b])];
+    let ins = [
+        av(F32, &[a, b]),
+        av(F32, &[a, b]),
+        av(F32, &[b]),
+        av(I32, &[b]),
+    ];
     build(&ins, |bl, xs| {
-        let mut pool: Vec<Var> = xs.to_vec();
+        let mut pool: Vec<Var> = xs[..3].to_vec();
+        let idx = xs[3];
         for &(op, i, j, k) in steps {
             let x = pool[i as usize % pool.len()];
             let y = pool[j as usize % pool.len()];
-            if let Some(r) = step(bl, op, x, y, k, (a, b)) {
+            let r = if op % 16 < 8 {
+                step(bl, op, x, y, k, (a, b))
+            } else {
+                more(bl, op, x, y, k, idx)
+            };
+            if let Some(r) = r {
                 pool.push(r);
             }
         }
@@ -42,7 +58,7 @@ fn step(
     let shape = |bl: &JaxprBuilder, v: Var| bl.aval(v).shape.to_vec();
     let (xs, ys) = (shape(bl, x), shape(bl, y));
     let rank = xs.len();
-    let prim = match op % 8 {
+    let prim = match op % 16 {
         0 => {
             let ps = [
                 P::Neg,
@@ -141,6 +157,74 @@ fn step(
     Some(eqn(bl, prim, &ins))
 }
 
+/// More operations: argmax, cumsum, gather, dot, iota, interior padding,
+/// dynamic_slice.
+fn more(bl: &mut JaxprBuilder, op: u8, x: Var, y: Var, k: u8, idx: Var) -> Option<Var> {
+    let (xs, ys) = (bl.aval(x).shape.to_vec(), bl.aval(y).shape.to_vec());
+    let rank = xs.len();
+    match op % 16 {
+        8 if rank > 0 && xs[0] > 0 => {
+            let am = eqn(
+                bl,
+                P::ArgMax {
+                    axis: 0,
+                    index_dtype: I32,
+                },
+                &[v(x)],
+            );
+            Some(eqn(bl, P::ConvertElementType { new_dtype: F32 }, &[v(am)]))
+        }
+        9 if rank > 0 => Some(eqn(
+            bl,
+            P::Cumsum {
+                axis: rank - 1,
+                reverse: k % 2 == 1,
+            },
+            &[v(x)],
+        )),
+        10 if rank > 0 && xs[0] > 0 => Some(eqn(bl, P::Gather { axis: 0 }, &[v(x), v(idx)])),
+        11 if rank == 2 && ys.len() == 2 && xs[1] == ys[1] => {
+            let d = P::DotGeneral {
+                lhs_contract: vec![1],
+                rhs_contract: vec![1],
+                lhs_batch: vec![],
+                rhs_batch: vec![],
+            };
+            Some(eqn(bl, d, &[v(x), v(y)]))
+        }
+        12 if rank > 0 => {
+            let io = eqn(
+                bl,
+                P::Iota {
+                    dtype: F32,
+                    shape: xs.clone().into(),
+                    dimension: 0,
+                },
+                &[],
+            );
+            Some(eqn(bl, P::Mul, &[v(x), v(io)]))
+        }
+        13 => {
+            let p = P::Pad {
+                low: vec![0; rank],
+                high: vec![1; rank],
+                interior: vec![1; rank],
+            };
+            Some(eqn(bl, p, &[v(x), lit(-1.0)]))
+        }
+        14 if rank > 0 => {
+            let sizes: Vec<usize> = xs.iter().map(|&n| n / 2).collect();
+            let starts: Vec<Atom> = (0..rank)
+                .map(|d| Atom::Lit(Scalar::I32(i32::from(k >> d) % 3 - 1)))
+                .collect();
+            let mut ins = vec![v(x)];
+            ins.extend(starts);
+            Some(eqn(bl, P::DynamicSlice { slice_sizes: sizes }, &ins))
+        }
+        _ => None,
+    }
+}
+
 /// Inputs with ordinary values (no NaN or infinity), from `seed`.
 fn inputs(avals: &[AVal], seed: u64) -> Vec<rjax_ir::HostBuffer> {
     let mut rng = Rng::new(seed);
@@ -158,7 +242,7 @@ proptest! {
     #[test]
     fn random_programs_match_the_reference(
         dims in (0usize..4, 1usize..5),
-        steps in prop::collection::vec((0u8..8, 0u8..64, 0u8..64, 0u8..64), 1..20),
+        steps in prop::collection::vec((0u8..16, 0u8..64, 0u8..64, 0u8..64), 1..20),
         seed in 0u64..1000,
     ) {
         let j = program(dims, &steps);
