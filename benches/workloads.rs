@@ -22,10 +22,14 @@ fn best_of(reps: usize, mut f: impl FnMut()) -> f64 {
 
 fn normal(n: usize, seed: u64) -> Vec<f32> {
     // A small deterministic generator; the values only need to be varied.
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
         })
         .collect()
@@ -43,7 +47,10 @@ fn mlp_params(sizes: &[usize]) -> Params {
         .enumerate()
         .map(|(i, w)| {
             let scale = (2.0 / w[0] as f32).sqrt();
-            (array(&[w[0], w[1]], i as u64 + 10) * scale as f64, jnp::zeros(&[w[1]], DType::F32))
+            (
+                array(&[w[0], w[1]], i as u64 + 10) * scale as f64,
+                jnp::zeros(&[w[1]], DType::F32),
+            )
         })
         .collect()
 }
@@ -72,7 +79,11 @@ fn main() {
         let t = best_of(reps, || {
             f(&args);
         });
-        results.push((format!("matmul_{n}"), 2.0 * (n * n * n) as f64 / t / 1e9, "GFLOP/s"));
+        results.push((
+            format!("matmul_{n}"),
+            2.0 * (n * n * n) as f64 / t / 1e9,
+            "GFLOP/s",
+        ));
     }
     for (name, n) in [("fused_1m", 1usize << 20), ("fused_16m", 1 << 24)] {
         let x = array(&[n], 3);
@@ -97,12 +108,20 @@ fn main() {
         let t = best_of(reps, || {
             f(&x);
         });
-        results.push(("softmax".into(), 8.0 * (4096 * 1024) as f64 / t / 1e9, "GB/s"));
+        results.push((
+            "softmax".into(),
+            8.0 * (4096 * 1024) as f64 / t / 1e9,
+            "GB/s",
+        ));
     }
     {
         let params = mlp_params(&[784, 512, 512, 10]);
         let x = array(&[128, 784], 6);
-        let labels = nn::one_hot(&Array::from_vec((0..128).map(|i| i % 10).collect::<Vec<i32>>(), &[128]).unwrap(), 10, DType::F32);
+        let labels = nn::one_hot(
+            &Array::from_vec((0..128).map(|i| i % 10).collect::<Vec<i32>>(), &[128]).unwrap(),
+            10,
+            DType::F32,
+        );
         let step = jit(|(p, x, y): &(Params, Array, Array)| {
             let g = grad(|p: &Params| mlp_loss(p, x, y))(p);
             tree_map2(p, &g, |p, g| p - g * 0.01)
@@ -118,11 +137,19 @@ fn main() {
         let sizes: Vec<usize> = std::iter::repeat_n(64, depth + 1).collect();
         let params = mlp_params(&sizes);
         let x = array(&[32, 64], 7);
-        let y = nn::one_hot(&Array::from_vec((0..32).map(|i| i % 64).collect::<Vec<i32>>(), &[32]).unwrap(), 64, DType::F32);
+        let y = nn::one_hot(
+            &Array::from_vec((0..32).map(|i| i % 64).collect::<Vec<i32>>(), &[32]).unwrap(),
+            64,
+            DType::F32,
+        );
         let t = Instant::now();
         let f = jit(grad(|p: &Params| mlp_loss(p, &x, &y)));
         f(&params);
-        results.push((format!("compile_d{depth}"), t.elapsed().as_secs_f64(), "s (first call)"));
+        results.push((
+            format!("compile_d{depth}"),
+            t.elapsed().as_secs_f64(),
+            "s (first call)",
+        ));
     }
     {
         let (a, b) = (array(&[4], 8), array(&[4], 9));
@@ -134,6 +161,9 @@ fn main() {
         });
         results.push(("eager_add".into(), t / iters as f64 * 1e6, "us/op"));
     }
-    let body: Vec<String> = results.iter().map(|(k, v, u)| format!("\"{k}\": [{v}, \"{u}\"]")).collect();
+    let body: Vec<String> = results
+        .iter()
+        .map(|(k, v, u)| format!("\"{k}\": [{v}, \"{u}\"]"))
+        .collect();
     println!("{{{}}}", body.join(", "));
 }

@@ -11,10 +11,10 @@
 //! values.
 //!
 //! The bottom of every chain is [`EvalTrace`], which runs primitives on
-//! concrete host buffers (today through the reference interpreter).
+//! concrete host buffers (compiled single-primitive kernels, see `eager`).
 
 use crate::array::{Array, Repr};
-use rjax_ir::{interp, Error, HostBuffer, Primitive, Result};
+use rjax_ir::{Error, HostBuffer, Primitive, Result};
 use std::cell::RefCell;
 use std::panic::Location;
 use std::rc::Rc;
@@ -130,7 +130,7 @@ impl Trace for EvalTrace {
                 )),
             })
             .collect::<Result<Vec<&HostBuffer>>>()?;
-        let outs = interp::eval_primitive(prim, &buffers)?;
+        let outs = crate::eager::eval(prim, &buffers)?;
         Ok(outs.into_iter().map(Array::from_buffer).collect())
     }
 }

@@ -141,9 +141,14 @@ impl<A: Tree, B: Tree, F: Fn(&A) -> B> Jit<A, B, F> {
             let executable = entry.executable.get_or_init(|| compile(&entry.jaxpr));
             match executable {
                 Some(exe) => {
-                    let buffers: Vec<&HostBuffer> =
-                        leaves.iter().map(|a| a.try_buffer("jit")).collect::<Result<_>>()?;
-                    exe.run(&buffers)?.into_iter().map(Array::from_buffer).collect()
+                    let buffers: Vec<&HostBuffer> = leaves
+                        .iter()
+                        .map(|a| a.try_buffer("jit"))
+                        .collect::<Result<_>>()?;
+                    exe.run(&buffers)?
+                        .into_iter()
+                        .map(Array::from_buffer)
+                        .collect()
                 }
                 None => execute(&entry.jaxpr, &leaves)?,
             }
@@ -184,7 +189,11 @@ impl<A: Tree, B: Tree, F: Fn(&A) -> B> Jit<A, B, F> {
         let out_template = out_template
             .into_inner()
             .expect("internal error: jit traced no output");
-        let entry = Arc::new(Entry { jaxpr: closed, executable: OnceLock::new(), out_template });
+        let entry = Arc::new(Entry {
+            jaxpr: closed,
+            executable: OnceLock::new(),
+            out_template,
+        });
         {
             let mut stats = self.stats.borrow_mut();
             stats.traces += 1;

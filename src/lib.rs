@@ -30,6 +30,7 @@ extern crate self as rjax;
 pub mod array;
 pub mod core;
 mod display;
+mod eager;
 pub mod index;
 pub mod jit;
 pub mod jnp;
@@ -63,3 +64,8 @@ pub mod prelude {
     pub use crate::{jnp, lax, make_jaxpr, nn, random, tree_leaves, tree_map, tree_map2};
     pub use crate::{Array, DType, Tree};
 }
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

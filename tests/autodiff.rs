@@ -686,11 +686,17 @@ fn check_grad_jaxpr<A: Tree>(name: &str, loss: impl Fn(&A) -> Array + Copy, para
     assert_eq!(staged.len(), eager.len());
     for (s, e) in staged.iter().zip(&eager) {
         let s = Array::from_buffer(s.clone());
-        assert_eq!(
-            f64s(&s),
-            f64s(e),
-            "{name}: staged and eager gradients differ"
-        );
+        // Eager matmuls run through the GEMM library, which sums in another
+        // order than the interpreter's plain loops: agreement to a few f32
+        // roundings of the largest magnitude involved.
+        let (s, e) = (f64s(&s), f64s(e));
+        let scale = e.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        for (a, b) in s.iter().zip(&e) {
+            assert!(
+                (a - b).abs() <= 1e-5 * scale,
+                "{name}: staged {a} and eager {b} gradients differ"
+            );
+        }
     }
 }
 

@@ -43,11 +43,18 @@ fn staged_program_matches_eager_through_the_interpreter() {
     let jaxpr = make_jaxpr(f)(&x).unwrap();
     let buffer = x.try_buffer("test").unwrap().clone();
     let staged = rjax_ir::interp::interpret_closed(&jaxpr, &[buffer]).unwrap();
-    let eager = f(&x);
-    assert_eq!(
-        staged[0].as_slice::<f32>().unwrap(),
-        eager.to_vec::<f32>().unwrap().as_slice()
-    );
+    let eager = f(&x).to_vec::<f32>().unwrap();
+    // Eager operations run compiled kernels, whose tanh and exp are the
+    // compiler's expansions (within 2.5 ulp of the interpreter's libm): the
+    // staged program on the interpreter agrees to a few ulp.
+    for (s, e) in staged[0].as_slice::<f32>().unwrap().iter().zip(&eager) {
+        assert!(
+            (s - e).abs() <= 8.0 * f32::EPSILON * e.abs().max(1.0),
+            "{s} vs {e}"
+        );
+    }
+    // Eager and jit share the compiler, so they agree bit for bit.
+    assert_eq!(jit(f)(&x).to_vec::<f32>().unwrap(), eager);
 }
 
 #[test]

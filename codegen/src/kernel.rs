@@ -136,12 +136,19 @@ pub struct Index {
 impl Index {
     /// The constant index `offset`.
     pub fn constant(offset: i64) -> Index {
-        Index { offset, terms: Vec::new(), dynamic: None }
+        Index {
+            offset,
+            terms: Vec::new(),
+            dynamic: None,
+        }
     }
 
     /// The coefficient of `lp` (0 when it does not appear).
     pub fn coefficient(&self, lp: LoopId) -> i64 {
-        self.terms.iter().find(|(l, _)| *l == lp).map_or(0, |(_, c)| *c)
+        self.terms
+            .iter()
+            .find(|(l, _)| *l == lp)
+            .map_or(0, |(_, c)| *c)
     }
 }
 
@@ -195,8 +202,25 @@ impl UnaryOp {
     pub fn is_transcendental(self) -> bool {
         use UnaryOp as U;
         match self {
-            U::Exp | U::Log | U::Log1p | U::Expm1 | U::Sin | U::Cos | U::Tanh | U::Logistic | U::Erf => true,
-            U::Neg | U::Abs | U::Sign | U::Sqrt | U::Floor | U::Ceil | U::Round | U::Trunc | U::Not | U::IsFinite
+            U::Exp
+            | U::Log
+            | U::Log1p
+            | U::Expm1
+            | U::Sin
+            | U::Cos
+            | U::Tanh
+            | U::Logistic
+            | U::Erf => true,
+            U::Neg
+            | U::Abs
+            | U::Sign
+            | U::Sqrt
+            | U::Floor
+            | U::Ceil
+            | U::Round
+            | U::Trunc
+            | U::Not
+            | U::IsFinite
             | U::Rsqrt => false,
         }
     }
@@ -399,14 +423,21 @@ fn write_block(f: &mut fmt::Formatter<'_>, block: &[Stmt], depth: usize) -> fmt:
     let pad = "  ".repeat(depth);
     for stmt in block {
         match stmt {
-            Stmt::Loop { id, extent, parallel, body } => {
+            Stmt::Loop {
+                id,
+                extent,
+                parallel,
+                body,
+            } => {
                 let kind = if *parallel { "parallel for" } else { "for" };
                 writeln!(f, "{pad}{kind} i{} in 0..{extent} {{", id.0)?;
                 write_block(f, body, depth + 1)?;
                 writeln!(f, "{pad}}}")?;
             }
             Stmt::Let { value, ty, expr } => writeln!(f, "{pad}v{}: {ty:?} = {expr:?}", value.0)?,
-            Stmt::Store { buf, index, value } => writeln!(f, "{pad}b{}[{index}] = v{}", buf.0, value.0)?,
+            Stmt::Store { buf, index, value } => {
+                writeln!(f, "{pad}b{}[{index}] = v{}", buf.0, value.0)?
+            }
             Stmt::AccInit { acc, ty, init } => writeln!(f, "{pad}acc{}: {ty:?} = {init:?}", acc.0)?,
             Stmt::AccSet { acc, value } => writeln!(f, "{pad}acc{} = v{}", acc.0, value.0)?,
         }

@@ -228,8 +228,8 @@ pub(crate) fn prepend(size: usize, shape: &[usize]) -> Shape {
 }
 
 /// `head` followed by `rest`.
-pub(crate) fn cons<T: Copy>(head: T, rest: &[T]) -> Vec<T> {
-    std::iter::once(head).chain(rest.iter().copied()).collect()
+pub(crate) fn cons<T: Clone>(head: T, rest: &[T]) -> Vec<T> {
+    std::iter::once(head).chain(rest.iter().cloned()).collect()
 }
 
 /// Every axis shifted by one (past a leading batch axis).

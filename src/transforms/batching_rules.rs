@@ -51,10 +51,6 @@ fn cat<T: Clone>(head: &[T], rest: &[T]) -> Vec<T> {
     [head, rest].concat()
 }
 
-fn cons_array(head: Array, rest: &[Array]) -> Vec<Array> {
-    std::iter::once(head).chain(rest.iter().cloned()).collect()
-}
-
 /// Integer `i` clamped into `[0, hi]` in its own dtype, then as `i32`.
 fn clamp_index(i: &Array, hi: usize) -> Result<Array> {
     let dtype = i.dtype();
@@ -159,7 +155,7 @@ pub(crate) fn dynamic_update_slice(x: &[Array], d: &[Option<usize>], size: usize
     let u = to_front(&x[1], d[1], size)?;
     let (starts, sd) = (&x[2..], &d[2..]);
     if sd.iter().all(Option::is_none) {
-        let starts = cons_array(scalar(0.0, DType::I32), starts);
+        let starts = cons(scalar(0.0, DType::I32), starts);
         return at_front(lax::try_dynamic_update_slice(&v, &u, &starts)?);
     }
     let (n, m) = (v.shape()[1..].to_vec(), u.shape()[1..].to_vec());

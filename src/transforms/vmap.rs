@@ -36,7 +36,7 @@ pub(crate) enum Axes {
 }
 
 impl Axes {
-    /// The entry for leaf `i` of `n`.
+    /// The entry for leaf `i`.
     fn get(&self, i: usize) -> Option<isize> {
         match self {
             Axes::Leading => Some(0),

@@ -455,7 +455,9 @@ fn check_jaxpr(name: &str, closed: &ClosedJaxpr, args: &[HostBuffer], tol: f64) 
     let exe = compile(closed, &avals, Device::Cpu)
         .unwrap_or_else(|e| panic!("{name}: compile: {e}\n{}", closed.jaxpr));
     let refs: Vec<&HostBuffer> = args.iter().collect();
-    let got = exe.run(&refs).unwrap_or_else(|e| panic!("{name}: run: {e}"));
+    let got = exe
+        .run(&refs)
+        .unwrap_or_else(|e| panic!("{name}: run: {e}"));
     assert_eq!(got.len(), want.len(), "{name}");
     for (k, (g, w)) in got.iter().zip(&want).enumerate() {
         assert_eq!(g.aval(), w.aval(), "{name}: output {k}");
