@@ -49,7 +49,7 @@ pub use rjax_ir::{DType, Error, Result};
 pub use rjax_macros::Tree;
 pub use staging::make_jaxpr;
 pub use transforms::autodiff::{
-    grad, hessian, jacfwd, jacrev, jvp, linearize, try_grad, try_jvp, try_linearize,
+    grad, hessian, hessian_tree, jacfwd, jacrev, jvp, linearize, try_grad, try_jvp, try_linearize,
     try_value_and_grad, try_value_and_grad_with_aux, try_vjp, value_and_grad,
     value_and_grad_with_aux, vjp,
 };

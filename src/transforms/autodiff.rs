@@ -559,8 +559,38 @@ fn jacrev_impl<A: Tree>(f: &dyn Fn(&A) -> Array, x: &A) -> Result<A> {
     crate::tree::tree_unflatten(x, jac_leaves)
 }
 
+/// The Hessian of a scalar function of a tree, as blocks: `h[i][j]` is the
+/// second derivative with respect to leaves `i` and `j`, shaped
+/// `leaf_i.shape ++ leaf_j.shape` (JAX's `hessian` returns the same blocks
+/// nested in the argument's structure; Rust's types make a list of lists the
+/// honest form).
+///
+/// # Example
+/// ```
+/// use rjax::{hessian_tree, Array};
+/// let f = |p: &(Array, Array)| (&p.0 * &p.1).sum(); // x * y
+/// let h = hessian_tree(f)(&(Array::scalar(2.0f64), Array::scalar(3.0f64)));
+/// assert_eq!(h[0][1].item::<f64>().unwrap(), 1.0);
+/// assert_eq!(h[1][1].item::<f64>().unwrap(), 0.0);
+/// ```
+///
+/// # Panics
+/// The returned function panics with a primitive's error.
+pub fn hessian_tree<A: Tree>(f: impl Fn(&A) -> Array) -> impl Fn(&A) -> Vec<Vec<Array>> {
+    move |x: &A| {
+        let blocks = (0..crate::tree::tree_num_leaves(x)).map(|i| {
+            let grad_leaf = |y: &A| {
+                let g = or_panic(try_value_and_grad(|z: &A| f(z))(y)).1;
+                tree_leaves(&g).swap_remove(i)
+            };
+            jacfwd_impl(&grad_leaf, x).map(|row| tree_leaves(&row))
+        });
+        or_panic(blocks.collect())
+    }
+}
+
 /// The Hessian of a scalar function of one array, `jacfwd(jacrev(f))`,
-/// shaped `x.shape ++ x.shape`.
+/// shaped `x.shape ++ x.shape` (see [`hessian_tree`] for tree arguments).
 ///
 /// # Example
 /// ```

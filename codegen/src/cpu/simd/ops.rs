@@ -7,7 +7,9 @@
 use std::collections::HashMap;
 
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
-use cranelift_codegen::ir::{types, Endianness, InstBuilder, MemFlagsData, Value};
+use cranelift_codegen::ir::{
+    types, Endianness, InstBuilder, InstructionData, MemFlagsData, Opcode, Value, ValueDef,
+};
 use cranelift_frontend::Variable;
 use rjax_ir::Result;
 
@@ -240,6 +242,65 @@ impl KernelTranslator<'_, '_> {
         })
     }
 
+    /// The value of `v` when it is a splat of a float constant.
+    fn splat_const(&self, v: Value) -> Option<f64> {
+        let dfg = &self.b.func.dfg;
+        let ValueDef::Result(inst, _) = dfg.value_def(v) else {
+            return None;
+        };
+        let InstructionData::Unary {
+            opcode: Opcode::Splat,
+            arg,
+        } = dfg.insts[inst]
+        else {
+            return None;
+        };
+        let ValueDef::Result(inst, _) = dfg.value_def(arg) else {
+            return None;
+        };
+        match dfg.insts[inst] {
+            InstructionData::UnaryIeee32 {
+                opcode: Opcode::F32const,
+                imm,
+            } => Some(f64::from(f32::from_bits(imm.bits()))),
+            InstructionData::UnaryIeee64 {
+                opcode: Opcode::F64const,
+                imm,
+            } => Some(f64::from_bits(imm.bits())),
+            _ => None,
+        }
+    }
+
+    /// Float `min(x, y)` (or `max`) on vectors, NaN if either is NaN.
+    ///
+    /// Cranelift's `fmin`/`fmax` cost about seven instructions each on x86
+    /// (NaN and signed-zero fix-ups). When one operand is a splat of a
+    /// constant that is neither NaN nor zero (the clamps of the expanded
+    /// transcendentals), the select `c < v ? c : v` (`v < c ? c : v` for
+    /// max) is exact: a NaN `v` fails the comparison and comes through, and
+    /// `v == c` has a single bit pattern. Cranelift matches that select to
+    /// one `minps`/`maxps`.
+    fn vminmax(&mut self, min: bool, x: Value, y: Value) -> Value {
+        let usable = |c: Option<f64>| c.is_some_and(|c| !c.is_nan() && c != 0.0);
+        let (c, v) = if usable(self.splat_const(y)) {
+            (y, x)
+        } else if usable(self.splat_const(x)) {
+            (x, y)
+        } else if min {
+            return self.b.ins().fmin(x, y);
+        } else {
+            return self.b.ins().fmax(x, y);
+        };
+        let vt = self.b.func.dfg.value_type(v);
+        let m = if min {
+            self.b.ins().fcmp(FloatCC::LessThan, c, v)
+        } else {
+            self.b.ins().fcmp(FloatCC::LessThan, v, c)
+        };
+        let m = self.b.ins().bitcast(vt, vector_flags(), m);
+        self.b.ins().bitselect(m, c, v)
+    }
+
     /// `x op y` on vectors; for shifts `y` is the (invariant) scalar amount.
     fn vbinary(&mut self, op: BinaryOp, t: ScalarType, x: Value, y: Value) -> Result<Value> {
         use BinaryOp as B;
@@ -255,10 +316,9 @@ impl KernelTranslator<'_, '_> {
             B::Mul if float => ins.fmul(x, y),
             B::Mul => ins.imul(x, y),
             B::Div => ins.fdiv(x, y),
-            B::Max if float => ins.fmax(x, y),
+            B::Max | B::Min if float => return Ok(self.vminmax(op == B::Min, x, y)),
             B::Max if unsigned => ins.umax(x, y),
             B::Max => ins.smax(x, y),
-            B::Min if float => ins.fmin(x, y),
             B::Min if unsigned => ins.umin(x, y),
             B::Min => ins.smin(x, y),
             B::And => ins.band(x, y),
