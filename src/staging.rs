@@ -1,5 +1,5 @@
 //! Staging: building a jaxpr from a Rust function by tracing it with
-//! abstract values (`make_jaxpr` today, `jit` and `linearize` later).
+//! abstract values (`make_jaxpr`, `jit`, `linearize`).
 //!
 //! Everything about building a jaxpr lives in [`StagingTrace`]: inputs
 //! become tracers holding jaxpr variables, each primitive applied to them
@@ -7,6 +7,13 @@
 //! while tracing), concrete rank-0 values become literals and every other
 //! value that is not one of this trace's tracers (a captured array, or a
 //! tracer of an outer transformation) becomes a constant variable.
+//!
+//! The design's `LinearizeTrace` is this same trace in partial-evaluation
+//! mode ([`StagingTrace::new_partial`]): an equation none of whose operands
+//! is one of its tracers runs on the parent trace instead of being staged,
+//! so under a jvp trace the primal computation is evaluated while the
+//! tangent computation is staged — JAX's linearize. One type rather than
+//! two, because the two differ in that single decision.
 
 use crate::array::{Array, Repr, TracerKind};
 use crate::core::{with_trace, Trace, TraceTag};
