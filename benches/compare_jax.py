@@ -76,6 +76,21 @@ JAX_SIDE = textwrap.dedent(r'''
             c = a + b
         return c
     out["eager_add"] = [best_of(many) / iters * 1e6, "us/op"]
+    jax.clear_caches()
+    x = arr((2000, 2), 11); y = (x.sum(-1, keepdims=True) > 0).astype(jnp.float32)
+    t = time.perf_counter()
+    @jax.jit
+    def lin_step(p, x, y):
+        loss = lambda p: jnp.mean(jnp.square(x @ p[0] + p[1] - y))
+        l, g = jax.value_and_grad(loss)(p)
+        return l, jax.tree_util.tree_map(lambda p, g: p - 0.1 * g, p, g)
+    p = (jnp.zeros((2, 1)), jnp.zeros((1,)))
+    for _ in range(40):
+        l, p = lin_step(p, x, y)
+    jax.block_until_ready(p)
+    out["linear_classifier"] = [time.perf_counter() - t, "s"]
+    key = jax.random.key(0); f = jax.jit(lambda k: jax.random.normal(k, (1 << 24,), jnp.float32))
+    out["normal_16m"] = [(1 << 24) / best_of(lambda: f(key)) / 1e9, "Gsamples/s"]
     print(json.dumps(out))
 ''')
 

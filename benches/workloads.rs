@@ -161,6 +161,34 @@ fn main() {
         });
         results.push(("eager_add".into(), t / iters as f64 * 1e6, "us/op"));
     }
+    {
+        // The chapter's linear classifier: 40 full-batch steps on 2000
+        // points, end to end (tracing and compiling the step included).
+        let x = array(&[2000, 2], 11);
+        let y = jnp::greater(&x.sum_axes(-1, true), &Array::scalar(0.0f32)).astype(DType::F32);
+        let t = Instant::now();
+        let step = jit(|(p, x, y): &((Array, Array), Array, Array)| {
+            let loss = |p: &(Array, Array)| (x.matmul(&p.0) + &p.1 - y).square().mean();
+            let (l, g) = value_and_grad(loss)(p);
+            (l, tree_map2(p, &g, |p, g| p - g * 0.1))
+        });
+        let mut params = (jnp::zeros(&[2, 1], DType::F32), jnp::zeros(&[1], DType::F32));
+        for _ in 0..40 {
+            let (l, next) = step(&(params, x.clone(), y.clone()));
+            std::hint::black_box(l);
+            params = next;
+        }
+        results.push(("linear_classifier".into(), t.elapsed().as_secs_f64(), "s"));
+    }
+    {
+        let n = 1usize << 24;
+        let key = random::key(0);
+        let f = jit(move |k: &Array| random::normal(k, &[n], DType::F32));
+        let t = best_of(reps, || {
+            f(&key);
+        });
+        results.push(("normal_16m".into(), n as f64 / t / 1e9, "Gsamples/s"));
+    }
     let body: Vec<String> = results
         .iter()
         .map(|(k, v, u)| format!("\"{k}\": [{v}, \"{u}\"]"))

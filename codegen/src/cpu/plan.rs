@@ -71,6 +71,9 @@ pub(crate) struct MemoryPlan {
     /// Per output vector: the step before which it must be zeroed when it
     /// reuses donated storage (None: its first step writes all of it).
     pub fresh_zero_at: Vec<Option<usize>>,
+    /// Per output vector: whether its first writer writes all of it, so a
+    /// fresh vector for it needs no zero fill.
+    pub fresh_written: Vec<bool>,
     /// Per output vector: the argument whose storage it may take.
     pub donation: Vec<Option<usize>>,
 }
@@ -174,6 +177,13 @@ pub(crate) fn plan(program: &Program) -> Result<MemoryPlan> {
             (s != usize::MAX && !first_step_writes_all(program, s, *r)).then_some(s)
         })
         .collect::<Vec<_>>();
+    let fresh_written = fresh
+        .iter()
+        .map(|r| {
+            let s = first[r.0 as usize];
+            s != usize::MAX && first_step_writes_all(program, s, *r)
+        })
+        .collect();
     let donation = plan_donation(program, &fresh, &fresh_zero_at, &first, &last);
     Ok(MemoryPlan {
         slots,
@@ -182,6 +192,7 @@ pub(crate) fn plan(program: &Program) -> Result<MemoryPlan> {
         fresh,
         zero_arena,
         fresh_zero_at,
+        fresh_written,
         donation,
     })
 }

@@ -9,9 +9,10 @@
 //!
 //! - **Kernel steps** call the JIT-compiled function. A kernel with a split
 //!   loop whose estimated work reaches `PARALLEL_WORK_THRESHOLD` (2^18
-//!   executed statements) is split into one contiguous range of the split
-//!   loop per thread of rayon's global pool (sized to the cores); smaller
-//!   kernels run on the calling thread.
+//!   executed statements) is split into contiguous ranges of the split
+//!   loop, up to `CHUNKS_PER_THREAD` per thread of rayon's global pool
+//!   (sized to the cores), which work stealing balances; smaller kernels
+//!   run on the calling thread.
 //! - **GEMM steps** go through [`gemm_shim`] to the `gemm` crate, which picks
 //!   its AVX-512/AVX2/SSE kernels by run-time CPU feature detection and
 //!   parallelises large products over rayon itself; batches of small
@@ -188,9 +189,24 @@ impl CpuExecutable {
         Ok(())
     }
 
-    fn fresh_output(&self, r: BufferRef) -> Data {
-        let (dtype, shape) = &self.buffers[r.0 as usize];
-        Data::filled(Scalar::zero(*dtype), num_elements(shape))
+    /// A fresh vector for output vector `k`: zero-filled, or, when its
+    /// first writer writes all of it, empty with the needed capacity (its
+    /// length is set once the steps have run, see [`set_output_lens`]).
+    /// Skipping the fill saves a pass over memory (a `memset` of heap
+    /// blocks that glibc's `calloc` cannot prove zero).
+    fn fresh_output(&self, k: usize) -> Data {
+        let (dtype, shape) = &self.buffers[self.plan.fresh[k].0 as usize];
+        let n = num_elements(shape);
+        if !self.plan.fresh_written[k] {
+            return Data::filled(Scalar::zero(*dtype), n);
+        }
+        match dtype {
+            DType::F32 => Data::F32(Vec::with_capacity(n)),
+            DType::F64 => Data::F64(Vec::with_capacity(n)),
+            DType::I32 => Data::I32(Vec::with_capacity(n)),
+            DType::U32 => Data::U32(Vec::with_capacity(n)),
+            DType::Bool => Data::Bool(Vec::with_capacity(n)),
+        }
     }
 
     /// Runs the steps with the given argument addresses and output vectors;
@@ -254,6 +270,13 @@ impl CpuExecutable {
                 }
             }
         }
+        for (k, out) in outs.iter_mut().enumerate() {
+            let n = num_elements(&self.buffers[self.plan.fresh[k].0 as usize].1);
+            // SAFETY: a vector shorter than its buffer is a fresh one of
+            // capacity n (`fresh_output`) whose first writer, which has run,
+            // wrote all n elements through its address.
+            unsafe { set_output_len(out, n) };
+        }
         if let Ok(mut pool) = self.pool.lock() {
             pool.push(Arena {
                 mem: std::mem::take(&mut arena.mem),
@@ -312,11 +335,8 @@ impl Executable for CpuExecutable {
     fn run(&self, args: &[&HostBuffer]) -> Result<Vec<HostBuffer>> {
         self.check_args(args.iter().map(|a| a.aval()))?;
         let arg_ptrs: Vec<*const u8> = args.iter().map(|a| data_ptr(a.data())).collect();
-        let outs = self
-            .plan
-            .fresh
-            .iter()
-            .map(|r| self.fresh_output(*r))
+        let outs = (0..self.plan.fresh.len())
+            .map(|k| self.fresh_output(k))
             .collect::<Vec<_>>();
         let donated = vec![false; outs.len()];
         let copies: Vec<Option<&Data>> = args.iter().map(|a| Some(a.data())).collect();
@@ -340,19 +360,44 @@ impl Executable for CpuExecutable {
             .collect();
         let mut donated = vec![false; self.plan.fresh.len()];
         let mut outs = Vec::with_capacity(self.plan.fresh.len());
-        for (k, r) in self.plan.fresh.iter().enumerate() {
+        for (k, is_donated) in donated.iter_mut().enumerate() {
             match self.plan.donation[k].and_then(|a| datas[a].take()) {
                 Some(d) => {
-                    donated[k] = true;
+                    *is_donated = true;
                     outs.push(d);
                 }
-                None => outs.push(self.fresh_output(*r)),
+                None => outs.push(self.fresh_output(k)),
             }
         }
         let copies: Vec<Option<&Data>> = datas.iter().map(Option::as_ref).collect();
         self.execute(&arg_ptrs, outs, &donated, &copies)
     }
 }
+
+/// Sets the length of an output vector left empty by `fresh_output` to its
+/// element count `n`; a full vector is left as it is.
+///
+/// # Safety
+/// When `d` is shorter than `n`, its capacity must be at least `n` and its
+/// first `n` elements initialised (with valid values for the element type).
+unsafe fn set_output_len(d: &mut Data, n: usize) {
+    // SAFETY: the caller's contract, for each element type.
+    unsafe {
+        match d {
+            Data::F32(v) if v.len() < n => v.set_len(n),
+            Data::F64(v) if v.len() < n => v.set_len(n),
+            Data::I32(v) if v.len() < n => v.set_len(n),
+            Data::U32(v) if v.len() < n => v.set_len(n),
+            Data::Bool(v) if v.len() < n => v.set_len(n),
+            Data::F32(_) | Data::F64(_) | Data::I32(_) | Data::U32(_) | Data::Bool(_) => {}
+        }
+    }
+}
+
+/// Chunks per pool thread a split kernel is cut into.
+const CHUNKS_PER_THREAD: usize = 4;
+/// The least estimated work (executed statements) of one chunk.
+const CHUNK_WORK: u64 = 1 << 16;
 
 /// Calls a kernel, split across the pool when it is large enough.
 ///
@@ -365,7 +410,14 @@ pub(crate) unsafe fn call_kernel(f: KernelFn, info: KernelInfo, table: &[*mut u8
         unsafe { f(table.as_ptr(), 0, 0) };
         return;
     };
-    let chunks = threads.min(extent);
+    // Several chunks per thread (each of at least CHUNK_WORK statements),
+    // so that rayon's work stealing evens out threads that run slower
+    // (a core shared with another process, page faults on fresh outputs).
+    let by_work = usize::try_from(info.work / CHUNK_WORK).unwrap_or(usize::MAX);
+    let chunks = (threads * CHUNKS_PER_THREAD)
+        .min(by_work)
+        .max(threads)
+        .min(extent);
     if chunks < 2 || info.work < PARALLEL_WORK_THRESHOLD {
         // SAFETY: the caller's contract; the whole range.
         unsafe { f(table.as_ptr(), 0, extent as i64) };

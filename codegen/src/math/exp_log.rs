@@ -85,7 +85,7 @@ pub(super) fn exp(e: &mut Emitter, ft: Ft, x: ValueId) -> ValueId {
     let em = expm1_poly(e, ft, r);
     let one = e.f(ft, 1.0);
     let y = e.add(one, em);
-    let ki = e.convert(ft.ity(), k);
+    let ki = e.small_float_to_int(ft, k);
     scale(e, ft, y, ki)
 }
 
@@ -95,7 +95,7 @@ pub(super) fn expm1_raw(e: &mut Emitter, ft: Ft, x: ValueId) -> ValueId {
     let xc = clamp(e, ft, x, lo, hi);
     let (k, r) = reduce_ln2(e, ft, xc);
     let em = expm1_poly(e, ft, r);
-    let ki = e.convert(ft.ity(), k);
+    let ki = e.small_float_to_int(ft, k);
     // 2^k - 1 is exact for k ≤ mant + 1.
     let cap = e.i(ft, ft.mant() + 1);
     let kmid = e.min(ki, cap);
@@ -309,7 +309,7 @@ fn exp_dw(e: &mut Emitter, ph: ValueId, pl: ValueId) -> ValueId {
     let em = expm1_poly(e, ft, r);
     let one = e.f(ft, 1.0);
     let y = e.add(one, em);
-    let ki = e.convert(ft.ity(), k);
+    let ki = e.small_float_to_int(ft, k);
     scale(e, ft, y, ki)
 }
 

@@ -275,13 +275,18 @@ impl KernelTranslator<'_, '_> {
     ///
     /// Cranelift's `fmin`/`fmax` cost about seven instructions each on x86
     /// (NaN and signed-zero fix-ups). When one operand is a splat of a
-    /// constant that is neither NaN nor zero (the clamps of the expanded
+    /// constant that is not NaN (the clamps of the expanded
     /// transcendentals), the select `c < v ? c : v` (`v < c ? c : v` for
     /// max) is exact: a NaN `v` fails the comparison and comes through, and
-    /// `v == c` has a single bit pattern. Cranelift matches that select to
-    /// one `minps`/`maxps`.
+    /// `v == c` has a single bit pattern unless `c` is a zero, of which only
+    /// `+0` for min and `-0` for max qualify. Cranelift matches that select
+    /// to one `minps`/`maxps`.
     fn vminmax(&mut self, min: bool, x: Value, y: Value) -> Value {
-        let usable = |c: Option<f64>| c.is_some_and(|c| !c.is_nan() && c != 0.0);
+        // A zero works where `v == c` returns the right zero: `+0` for min
+        // (`v = -0` comes through), `-0` for max (`v = +0` comes through).
+        let usable = |c: Option<f64>| {
+            c.is_some_and(|c| !c.is_nan() && (c != 0.0 || c.is_sign_negative() != min))
+        };
         let (c, v) = if usable(self.splat_const(y)) {
             (y, x)
         } else if usable(self.splat_const(x)) {
