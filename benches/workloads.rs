@@ -172,7 +172,10 @@ fn main() {
             let (l, g) = value_and_grad(loss)(p);
             (l, tree_map2(p, &g, |p, g| p - g * 0.1))
         });
-        let mut params = (jnp::zeros(&[2, 1], DType::F32), jnp::zeros(&[1], DType::F32));
+        let mut params = (
+            jnp::zeros(&[2, 1], DType::F32),
+            jnp::zeros(&[1], DType::F32),
+        );
         for _ in 0..40 {
             let (l, next) = step(&(params, x.clone(), y.clone()));
             std::hint::black_box(l);
