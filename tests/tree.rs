@@ -323,9 +323,18 @@ fn tree_map2_combines_corresponding_leaves() {
 }
 
 #[test]
-#[should_panic(expected = "tree_map2: tree structures differ: first is [*,*], second is [*]")]
 fn tree_map2_mismatch_panics_naming_both() {
-    let _ = tree_map2(&vec![s(1.0), s(2.0)], &vec![s(1.0)], add);
+    let payload = std::panic::catch_unwind(|| tree_map2(&vec![s(1.0), s(2.0)], &vec![s(1.0)], add))
+        .err()
+        .expect("tree_map2 of mismatched trees must panic");
+    let message = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        message,
+        "tree_map2: tree structures differ: first is [*,*], second is [*]"
+    );
 }
 
 #[test]
