@@ -325,8 +325,7 @@ fn tree_map2_combines_corresponding_leaves() {
 #[test]
 fn tree_map2_mismatch_panics_naming_both() {
     let payload = std::panic::catch_unwind(|| tree_map2(&vec![s(1.0), s(2.0)], &vec![s(1.0)], add))
-        .err()
-        .expect("tree_map2 of mismatched trees must panic");
+        .expect_err("tree_map2 of mismatched trees must panic");
     let message = payload
         .downcast_ref::<String>()
         .cloned()
