@@ -108,6 +108,22 @@ impl Array {
         Array::from_buffer(HostBuffer::scalar(value))
     }
 
+    /// The host buffer of a concrete array, moved out when this handle is
+    /// its only reference and copied otherwise.
+    ///
+    /// # Errors
+    /// [`Error::Concretization`] when the array is a tracer.
+    pub fn into_buffer(self) -> Result<HostBuffer> {
+        match Arc::try_unwrap(self.0) {
+            Ok(Repr::Concrete(b)) => Ok(b),
+            Ok(Repr::Traced(t)) => Err(Error::Concretization {
+                op: "into_buffer".into(),
+                aval: t.aval.to_string(),
+            }),
+            Err(shared) => Array(shared).try_buffer("into_buffer").cloned(),
+        }
+    }
+
     /// The abstract value: dtype and shape.
     pub fn aval(&self) -> AVal {
         match self.repr() {

@@ -135,3 +135,36 @@ fn jit_of_a_closure_over_a_tracer() {
     );
     assert_eq!(g.item::<f32>().unwrap(), 5.0);
 }
+
+#[test]
+fn donated_arguments_are_reused_for_outputs() {
+    let step = Jit::new(|x: &Array| (x * 2.0).exp() + 1.0);
+    let x = f32s(&[0.0, 0.5, -1.0, 2.0, 3.0], &[5]);
+    let expected = step.call(&x).to_vec::<f32>().unwrap();
+    let address = x
+        .try_buffer("test")
+        .unwrap()
+        .as_slice::<f32>()
+        .unwrap()
+        .as_ptr() as usize;
+    let y = step.call_donated(x);
+    assert_eq!(y.to_vec::<f32>().unwrap(), expected);
+    let reused = y
+        .try_buffer("test")
+        .unwrap()
+        .as_slice::<f32>()
+        .unwrap()
+        .as_ptr() as usize;
+    assert_eq!(
+        reused, address,
+        "the output should live in the donated argument's storage"
+    );
+    // An argument that is still referenced elsewhere is copied, not clobbered.
+    let kept = f32s(&[1.0, 2.0, 3.0, 4.0, 5.0], &[5]);
+    let out = step.call_donated(kept.clone());
+    assert_eq!(kept.to_vec::<f32>().unwrap(), vec![1.0, 2.0, 3.0, 4.0, 5.0]);
+    assert_eq!(
+        out.to_vec::<f32>().unwrap(),
+        step.call(&kept).to_vec::<f32>().unwrap()
+    );
+}
