@@ -68,6 +68,10 @@ struct Entry<B> {
     out_template: B,
 }
 
+/// A call ready to run: the cache entry, the tracers the program captured
+/// (leading operands), and the argument leaves.
+type Prepared<B> = (Arc<Entry<B>>, Vec<Array>, Vec<Array>);
+
 /// Counters of a jitted function's tracing.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct JitStats {
@@ -181,7 +185,7 @@ impl<A: Tree, B: Tree, F: Fn(&A) -> B> Jit<A, B, F> {
 
     /// The cache entry for `args` (tracing if needed), the tracers it
     /// captured, and the argument leaves.
-    fn entry_for(&self, args: &A) -> Result<(Arc<Entry<B>>, Vec<Array>, Vec<Array>)> {
+    fn entry_for(&self, args: &A) -> Result<Prepared<B>> {
         let leaves = tree_leaves(args);
         let signature = Signature {
             structure: tree_structure(args),
