@@ -18,6 +18,7 @@
 
 use crate::dtype::{DType, Shape};
 use crate::jaxpr::ClosedJaxpr;
+use smallvec::SmallVec;
 use std::sync::Arc;
 
 /// How a scatter combines the update with what is already at an index.
@@ -388,6 +389,84 @@ pub enum Primitive {
     },
 }
 
+/// The one list of which primitives carry jaxprs, shared by
+/// [`Primitive::sub_jaxprs`] and [`Primitive::sub_jaxprs_mut`]; exhaustive, so
+/// a new variant must be classified here.
+macro_rules! sub_jaxprs {
+    ($prim:expr, $($mode:tt)+) => {{
+        use Primitive as P;
+        match *$prim {
+            P::Call { $($mode)+ jaxpr, .. } => smallvec::smallvec![jaxpr],
+            P::Cond { $($mode)+ branches } => branches.into_iter().collect(),
+            P::While { $($mode)+ cond_jaxpr, $($mode)+ body_jaxpr } => smallvec::smallvec![cond_jaxpr, body_jaxpr],
+            P::Scan { $($mode)+ body, .. } => smallvec::smallvec![body],
+            P::CustomJvpCall { $($mode)+ call, $($mode)+ jvp } => smallvec::smallvec![call, jvp],
+            P::CustomVjpCall { $($mode)+ call, $($mode)+ fwd, $($mode)+ bwd, .. } => smallvec::smallvec![call, fwd, bwd],
+            P::CustomLin { $($mode)+ bwd, .. } => smallvec::smallvec![bwd],
+            P::Neg
+            | P::Exp
+            | P::Log
+            | P::Log1p
+            | P::Expm1
+            | P::Sin
+            | P::Cos
+            | P::Tanh
+            | P::Logistic
+            | P::Sqrt
+            | P::Rsqrt
+            | P::Abs
+            | P::Sign
+            | P::Floor
+            | P::Ceil
+            | P::Round
+            | P::Erf
+            | P::Not
+            | P::IsFinite
+            | P::Add
+            | P::Sub
+            | P::Mul
+            | P::Div
+            | P::Rem
+            | P::Pow
+            | P::Max
+            | P::Min
+            | P::And
+            | P::Or
+            | P::Xor
+            | P::Eq
+            | P::Ne
+            | P::Lt
+            | P::Le
+            | P::Gt
+            | P::Ge
+            | P::Select
+            | P::ConvertElementType { .. }
+            | P::BroadcastInDim { .. }
+            | P::Reshape { .. }
+            | P::Transpose { .. }
+            | P::ReduceSum { .. }
+            | P::ReduceMax { .. }
+            | P::ReduceMin { .. }
+            | P::ReduceProd { .. }
+            | P::ArgMax { .. }
+            | P::ArgMin { .. }
+            | P::Cumsum { .. }
+            | P::DotGeneral { .. }
+            | P::Slice { .. }
+            | P::Pad { .. }
+            | P::Concatenate { .. }
+            | P::Rev { .. }
+            | P::DynamicSlice { .. }
+            | P::DynamicUpdateSlice
+            | P::Gather { .. }
+            | P::Scatter { .. }
+            | P::Iota { .. }
+            | P::RandomBits { .. }
+            | P::StopGradient => SmallVec::new(),
+        }
+    }};
+}
+
 impl Primitive {
     /// The name printed in jaxprs and used in error messages.
     pub fn name(&self) -> &'static str {
@@ -464,87 +543,21 @@ impl Primitive {
     }
 
     /// True for the primitives that carry jaxprs (call, cond, while, scan,
-    /// custom_jvp_call, custom_vjp_call).
+    /// custom_jvp_call, custom_vjp_call, custom_lin).
     pub fn is_higher_order(&self) -> bool {
-        self.sub_jaxprs().next().is_some()
+        !self.sub_jaxprs().is_empty()
     }
 
-    /// The closed jaxprs a higher-order primitive carries, in parameter order.
-    pub fn sub_jaxprs(&self) -> impl Iterator<Item = &Arc<ClosedJaxpr>> {
-        use Primitive as P;
-        let list: Vec<&Arc<ClosedJaxpr>> = match self {
-            P::Call { jaxpr, .. } => vec![jaxpr],
-            P::Cond { branches } => branches.iter().collect(),
-            P::While {
-                cond_jaxpr,
-                body_jaxpr,
-            } => vec![cond_jaxpr, body_jaxpr],
-            P::Scan { body, .. } => vec![body],
-            P::CustomJvpCall { call, jvp } => vec![call, jvp],
-            P::CustomVjpCall { call, fwd, bwd, .. } => vec![call, fwd, bwd],
-            P::CustomLin { bwd, .. } => vec![bwd],
-            P::Neg
-            | P::Exp
-            | P::Log
-            | P::Log1p
-            | P::Expm1
-            | P::Sin
-            | P::Cos
-            | P::Tanh
-            | P::Logistic
-            | P::Sqrt
-            | P::Rsqrt
-            | P::Abs
-            | P::Sign
-            | P::Floor
-            | P::Ceil
-            | P::Round
-            | P::Erf
-            | P::Not
-            | P::IsFinite
-            | P::Add
-            | P::Sub
-            | P::Mul
-            | P::Div
-            | P::Rem
-            | P::Pow
-            | P::Max
-            | P::Min
-            | P::And
-            | P::Or
-            | P::Xor
-            | P::Eq
-            | P::Ne
-            | P::Lt
-            | P::Le
-            | P::Gt
-            | P::Ge
-            | P::Select
-            | P::ConvertElementType { .. }
-            | P::BroadcastInDim { .. }
-            | P::Reshape { .. }
-            | P::Transpose { .. }
-            | P::ReduceSum { .. }
-            | P::ReduceMax { .. }
-            | P::ReduceMin { .. }
-            | P::ReduceProd { .. }
-            | P::ArgMax { .. }
-            | P::ArgMin { .. }
-            | P::Cumsum { .. }
-            | P::DotGeneral { .. }
-            | P::Slice { .. }
-            | P::Pad { .. }
-            | P::Concatenate { .. }
-            | P::Rev { .. }
-            | P::DynamicSlice { .. }
-            | P::DynamicUpdateSlice
-            | P::Gather { .. }
-            | P::Scatter { .. }
-            | P::Iota { .. }
-            | P::RandomBits { .. }
-            | P::StopGradient => vec![],
-        };
-        list.into_iter()
+    /// The closed jaxprs a higher-order primitive carries, in parameter order
+    /// (empty for first-order primitives; no heap allocation for up to four).
+    pub fn sub_jaxprs(&self) -> SmallVec<[&Arc<ClosedJaxpr>; 4]> {
+        sub_jaxprs!(self, ref)
+    }
+
+    /// Mutable access to the closed jaxprs a primitive carries, in the order
+    /// of [`Primitive::sub_jaxprs`] (for passes that rewrite them).
+    pub fn sub_jaxprs_mut(&mut self) -> SmallVec<[&mut Arc<ClosedJaxpr>; 4]> {
+        sub_jaxprs!(self, ref mut)
     }
 }
 

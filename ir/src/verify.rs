@@ -247,7 +247,7 @@ impl Checker<'_> {
             );
         }
         let mut subs_ok = true;
-        for (k, sub) in eqn.prim.sub_jaxprs().enumerate() {
+        for (k, sub) in eqn.prim.sub_jaxprs().into_iter().enumerate() {
             let (sub_notes, sub_count) = check(&sub.jaxpr, Some(&sub.consts));
             if sub_count > 0 {
                 subs_ok = false;

@@ -186,6 +186,7 @@ pub fn count_prims(j: &ClosedJaxpr, name: &str) -> usize {
             usize::from(e.prim.name() == name)
                 + e.prim
                     .sub_jaxprs()
+                    .into_iter()
                     .map(|s| count_prims(s, name))
                     .sum::<usize>()
         })

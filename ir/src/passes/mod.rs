@@ -136,6 +136,7 @@ fn optimize_sub_jaxprs(closed: &ClosedJaxpr, memo: &mut Memo) -> ClosedJaxpr {
         let subs: Vec<Arc<ClosedJaxpr>> = eqn
             .prim
             .sub_jaxprs()
+            .into_iter()
             .map(|sub| {
                 if let Some((_, done)) = memo.get(&Arc::as_ptr(sub)) {
                     return done.clone();
@@ -156,115 +157,17 @@ fn optimize_sub_jaxprs(closed: &ClosedJaxpr, memo: &mut Memo) -> ClosedJaxpr {
 /// # Panics
 /// If `subs` does not hold one jaxpr per sub-jaxpr (an internal error).
 fn with_sub_jaxprs(prim: &Primitive, subs: Vec<Arc<ClosedJaxpr>>) -> Primitive {
-    use Primitive as P;
+    let mut prim = prim.clone();
+    let slots = prim.sub_jaxprs_mut();
     assert_eq!(
+        slots.len(),
         subs.len(),
-        prim.sub_jaxprs().count(),
-        "internal error: wrong number of sub-jaxprs for {}",
-        prim.name()
+        "internal error: with_sub_jaxprs needs one jaxpr per sub-jaxpr"
     );
-    let mut it = subs.into_iter();
-    let mut next = || it.next().expect("internal error: counted above");
-    match prim {
-        P::Call { name, .. } => P::Call {
-            jaxpr: next(),
-            name: name.clone(),
-        },
-        P::Cond { branches } => P::Cond {
-            branches: branches.iter().map(|_| next()).collect(),
-        },
-        P::While { .. } => P::While {
-            cond_jaxpr: next(),
-            body_jaxpr: next(),
-        },
-        P::Scan {
-            length,
-            reverse,
-            num_consts,
-            num_carry,
-            ..
-        } => P::Scan {
-            body: next(),
-            length: *length,
-            reverse: *reverse,
-            num_consts: *num_consts,
-            num_carry: *num_carry,
-        },
-        P::CustomJvpCall { .. } => P::CustomJvpCall {
-            call: next(),
-            jvp: next(),
-        },
-        P::CustomVjpCall { num_outputs, .. } => P::CustomVjpCall {
-            call: next(),
-            fwd: next(),
-            bwd: next(),
-            num_outputs: *num_outputs,
-        },
-        P::CustomLin { num_residuals, .. } => P::CustomLin {
-            bwd: next(),
-            num_residuals: *num_residuals,
-        },
-        P::Neg
-        | P::Exp
-        | P::Log
-        | P::Log1p
-        | P::Expm1
-        | P::Sin
-        | P::Cos
-        | P::Tanh
-        | P::Logistic
-        | P::Sqrt
-        | P::Rsqrt
-        | P::Abs
-        | P::Sign
-        | P::Floor
-        | P::Ceil
-        | P::Round
-        | P::Erf
-        | P::Not
-        | P::IsFinite
-        | P::Add
-        | P::Sub
-        | P::Mul
-        | P::Div
-        | P::Rem
-        | P::Pow
-        | P::Max
-        | P::Min
-        | P::And
-        | P::Or
-        | P::Xor
-        | P::Eq
-        | P::Ne
-        | P::Lt
-        | P::Le
-        | P::Gt
-        | P::Ge
-        | P::Select
-        | P::ConvertElementType { .. }
-        | P::BroadcastInDim { .. }
-        | P::Reshape { .. }
-        | P::Transpose { .. }
-        | P::ReduceSum { .. }
-        | P::ReduceMax { .. }
-        | P::ReduceMin { .. }
-        | P::ReduceProd { .. }
-        | P::ArgMax { .. }
-        | P::ArgMin { .. }
-        | P::Cumsum { .. }
-        | P::DotGeneral { .. }
-        | P::Slice { .. }
-        | P::Pad { .. }
-        | P::Concatenate { .. }
-        | P::Rev { .. }
-        | P::DynamicSlice { .. }
-        | P::DynamicUpdateSlice
-        | P::Gather { .. }
-        | P::Scatter { .. }
-        | P::Iota { .. }
-        | P::RandomBits { .. }
-        | P::StopGradient => prim.clone(),
+    for (slot, sub) in slots.into_iter().zip(subs) {
+        *slot = sub;
     }
+    prim
 }
 
 /// Renumbers the variables of a jaxpr in order of definition (constvars,
