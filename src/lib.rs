@@ -34,6 +34,7 @@ mod eager;
 pub mod index;
 pub mod jit;
 pub mod jnp;
+pub mod keras;
 pub mod lax;
 pub mod nn;
 mod ops;

@@ -1,0 +1,65 @@
+//! Layers: the [`Layer`] trait and the built-in layers.
+//!
+//! A layer is configuration (units, activation, rates, ...) plus the shapes
+//! it learned when it was built; its weights live outside it, in the model,
+//! so that calling a layer is a pure function that transformations can trace.
+
+use crate::Array;
+use rjax_ir::Result;
+
+/// One weight a layer creates in [`Layer::build`].
+#[derive(Clone, Debug)]
+pub struct Weight {
+    /// Its name inside the layer, as Keras names it (`kernel`, `bias`,
+    /// `gamma`, `moving_mean`, ...).
+    pub name: String,
+    /// Its initial value.
+    pub value: Array,
+    /// False for state that the optimizer does not update (batch
+    /// normalization's moving statistics).
+    pub trainable: bool,
+}
+
+/// What a layer call needs besides its weights and inputs.
+#[derive(Clone, Copy, Debug)]
+pub struct CallContext<'a> {
+    /// Training mode (dropout active, batch statistics used and updated).
+    pub training: bool,
+    /// A PRNG key for stochastic layers; `None` when the caller has none
+    /// (inference), in which case stochastic layers act as in inference.
+    pub key: Option<&'a Array>,
+}
+
+/// The result of a layer call.
+#[derive(Clone, Debug)]
+pub struct LayerOutput {
+    /// The layer's output.
+    pub output: Array,
+    /// New values of the layer's non-trainable weights, in the order of
+    /// [`Layer::build`]'s non-trainable weights (empty for layers without
+    /// state, or when nothing changes).
+    pub updated_state: Vec<Array>,
+}
+
+/// A Keras layer.
+///
+/// Shapes passed to and returned by a layer exclude the batch axis: they are
+/// the shape of one example.
+pub trait Layer: Send + Sync + std::fmt::Debug {
+    /// The Keras class name, e.g. `"Dense"`; models derive default layer
+    /// names from it (`dense`, `dense_1`, ...).
+    fn class_name(&self) -> &'static str;
+
+    /// Creates the layer's weights for examples of shape `input_shape`,
+    /// drawing random initial values from `key`, and records what the layer
+    /// needs to know about its input. Errors if the shape is unsuitable.
+    fn build(&mut self, input_shape: &[usize], key: &Array) -> Result<Vec<Weight>>;
+
+    /// The shape of one output example for one input example of
+    /// `input_shape` (valid after `build`).
+    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>>;
+
+    /// The pure forward pass on a batch `inputs` (batch axis first), given
+    /// the layer's weights in the order `build` created them.
+    fn call(&self, weights: &[Array], inputs: &Array, ctx: &CallContext) -> LayerOutput;
+}
