@@ -113,15 +113,11 @@ impl Array {
     ///
     /// # Errors
     /// [`Error::Concretization`] when the array is a tracer.
-    pub fn into_buffer(self) -> Result<HostBuffer> {
-        match Arc::try_unwrap(self.0) {
-            Ok(Repr::Concrete(b)) => Ok(b),
-            Ok(Repr::Traced(t)) => Err(Error::Concretization {
-                op: "into_buffer".into(),
-                aval: t.aval.to_string(),
-            }),
-            Err(shared) => Array(shared).try_buffer("into_buffer").cloned(),
+    pub fn into_buffer(mut self) -> Result<HostBuffer> {
+        if let Some(Repr::Concrete(b)) = Arc::get_mut(&mut self.0) {
+            return Ok(std::mem::replace(b, HostBuffer::empty()));
         }
+        self.try_buffer("into_buffer").cloned()
     }
 
     /// The abstract value: dtype and shape.
@@ -230,6 +226,20 @@ impl Array {
     /// [`Error::Concretization`] under a transformation.
     pub fn to_f64_vec(&self) -> Result<Vec<f64>> {
         Ok(self.try_buffer("to_f64_vec")?.data().to_f64_vec())
+    }
+}
+
+/// The last handle of a large concrete array gives its storage to the
+/// recycled-storage cache ([`rjax_ir::pool`]), so the next program that
+/// needs storage of that size writes into memory that is already mapped.
+impl Drop for Array {
+    fn drop(&mut self) {
+        if let Some(Repr::Concrete(b)) = Arc::get_mut(&mut self.0) {
+            if rjax_ir::pool::worth_recycling(b.dtype(), b.data().len()) {
+                let b = std::mem::replace(b, HostBuffer::empty());
+                rjax_ir::pool::recycle(b.into_data());
+            }
+        }
     }
 }
 
