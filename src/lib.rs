@@ -70,3 +70,8 @@ pub mod prelude {
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// The guide `docs/chapter3.md`, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/chapter3.md")]
+struct Chapter3Doctests;

@@ -65,6 +65,26 @@ pub enum Error {
     /// A jaxpr failed verification; the text shows each problem inline.
     #[error("jaxpr verification failed:\n{0}")]
     Verify(String),
+    /// Reading or writing a file failed (`save_weights`, `load_weights`).
+    #[error("{op}: {path}: {message}")]
+    Io {
+        /// Operation (`save_weights`, `load_weights`).
+        op: &'static str,
+        /// The file.
+        path: String,
+        /// What went wrong, as the operating system or the format reader
+        /// said it.
+        message: String,
+    },
+    /// Saved weights do not fit the model they are loaded into: a name is
+    /// missing or extra, or a shape or dtype differs.
+    #[error("{op}: {message}")]
+    WeightsMismatch {
+        /// Operation (`load_weights`, `set_weights`).
+        op: &'static str,
+        /// Which weights differ and how.
+        message: String,
+    },
 }
 
 impl Error {

@@ -7,6 +7,20 @@
 use crate::Array;
 use rjax_ir::Result;
 
+mod activation;
+mod dense;
+mod dropout;
+mod embedding;
+mod normalization;
+mod reshape;
+
+pub use activation::{Activation, ActivationFn, IntoActivation};
+pub use dense::Dense;
+pub use dropout::Dropout;
+pub use embedding::Embedding;
+pub use normalization::{BatchNormalization, LayerNormalization};
+pub use reshape::{Flatten, Reshape};
+
 /// One weight a layer creates in [`Layer::build`].
 #[derive(Clone, Debug)]
 pub struct Weight {
