@@ -2,8 +2,10 @@
 //! symbolic tensors, their weights, the pure forward pass
 //! ([`Model::stateless_call`]) and `summary()`.
 //!
-//! Both kinds of model are the same [`Model`] once built: a chain of layers
-//! frozen into a shared network, plus the current weight values. Layers
+//! Both kinds of model are the same [`Model`] once built: a graph of layers
+//! (a chain for `Sequential`; merges, several inputs and outputs and shared
+//! layers for functional models) frozen into a shared network, plus the
+//! current weight values. Layers
 //! get Keras' default names (`dense`, `dense_1`, ...), which also name the
 //! saved weights (`dense/kernel`). Training (`compile`, `fit`, `evaluate`,
 //! `predict`) is in [`crate::keras::training`]; saving in
@@ -15,7 +17,7 @@ mod network;
 mod sequential;
 mod summary;
 
-pub use functional::{Input, LayerApply, SymbolicTensor};
+pub use functional::{Input, LayerApply, MergeApply, SharedLayer, SymbolicTensor, SymbolicTensors};
 pub use model::Model;
 pub(crate) use network::{check_weight, Network};
 pub use network::{ModelWeights, WeightInfo};

@@ -71,11 +71,15 @@ pub(crate) fn snake_case(class_name: &str) -> String {
 
 /// Unique names for `layers` as Keras gives them: `dense`, `dense_1`, ...
 pub(crate) fn layer_names(layers: &[Box<dyn Layer>]) -> Vec<String> {
+    unique_names(layers.iter().map(|layer| layer.class_name()))
+}
+
+/// Unique names for layers of the given classes: `dense`, `dense_1`, ...
+pub(crate) fn unique_names<'a>(class_names: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut counts = std::collections::HashMap::<String, usize>::new();
-    layers
-        .iter()
-        .map(|layer| {
-            let base = snake_case(layer.class_name());
+    class_names
+        .map(|class_name| {
+            let base = snake_case(class_name);
             let n = counts.entry(base.clone()).or_insert(0);
             let name = if *n == 0 { base } else { format!("{base}_{n}") };
             *n += 1;
@@ -251,6 +255,7 @@ impl Model {
             self.build(example)?;
         }
         let net = self.network(op)?;
+        net.check_single_io(op)?;
         if net.input_shape != example {
             return Err(Error::op(
                 op,
@@ -385,6 +390,7 @@ impl Model {
         key: Option<&Array>,
     ) -> Result<(Array, Vec<Array>)> {
         let net = self.network("stateless_call")?;
+        net.check_single_io("stateless_call")?;
         let weights = ModelWeights {
             trainable: trainable.to_vec(),
             non_trainable: non_trainable.to_vec(),

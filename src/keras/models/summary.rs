@@ -2,18 +2,29 @@
 //! counts.
 
 use super::model::{dtype_bytes, Model};
-use super::network::WeightInfo;
+use super::network::{Entry, Network, WeightInfo};
 use crate::Result;
 
 /// Minimum widths of the three columns' text (Keras' default table).
 const WIDTHS: [usize; 3] = [31, 22, 13];
 
+/// Minimum widths of the four columns' text of a graph's table, with
+/// "Connected to".
+const GRAPH_WIDTHS: [usize; 4] = [19, 17, 10, 17];
+
+/// A table row: each cell's lines.
+type Row = Vec<Vec<String>>;
+
 impl Model {
     /// The Keras-style summary: one row per layer with its name and class,
     /// its output shape (`None` for the batch axis) and its parameter
     /// count, then the total, trainable and non-trainable parameter counts
-    /// with their sizes. Builds the model first if it has a declared input
-    /// shape.
+    /// with their sizes. A functional model lists its inputs first; when it
+    /// is not a plain chain (merges, several inputs or outputs, shared
+    /// layers) a fourth column, "Connected to", names each layer's inputs
+    /// as Keras does (`dense[0][0]`, one per line). A shared layer is one
+    /// row, its weights counted once. Builds the model first if it has a
+    /// declared input shape.
     ///
     /// # Errors
     /// `Error::Op` if the model is not built and has no input shape, or
@@ -35,53 +46,71 @@ impl Model {
     pub fn summary(&mut self) -> Result<String> {
         self.build_if_shape_known()?;
         let net = self.network("summary")?;
-        let counts = net.param_counts();
-        let mut rows: Vec<[String; 3]> = Vec::new();
+        let connected = !net.sequential_like();
+        let mut rows: Vec<Row> = Vec::new();
         if self.class_name == "Functional" {
-            rows.push([
-                "input_layer (InputLayer)".to_string(),
-                shape_text(&net.input_shape),
-                "0".to_string(),
-            ]);
+            for (name, shape) in net.input_names.iter().zip(&net.input_shapes) {
+                rows.push(vec![
+                    vec![format!("{name} (InputLayer)")],
+                    vec![shape_text(shape)],
+                    vec!["0".to_string()],
+                    vec!["-".to_string()],
+                ]);
+            }
         }
-        for (i, layer) in net.layers.iter().enumerate() {
-            rows.push([
-                format!("{} ({})", net.names[i], layer.class_name()),
-                shape_text(&net.output_shapes[i]),
-                thousands(counts[i]),
-            ]);
-        }
-        let mut widths = WIDTHS;
+        rows.extend(layer_rows(&net));
+        let mut widths: Vec<usize> = if connected {
+            GRAPH_WIDTHS.to_vec()
+        } else {
+            for row in &mut rows {
+                row.truncate(3);
+            }
+            WIDTHS.to_vec()
+        };
         for row in &rows {
             for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(cell.chars().count());
+                for text in cell {
+                    *w = (*w).max(text.chars().count());
+                }
             }
         }
         let rule = |left: &str, fill: &str, mid: &str, right: &str| {
             let parts: Vec<String> = widths.iter().map(|w| fill.repeat(w + 2)).collect();
             format!("{left}{}{right}\n", parts.join(mid))
         };
-        let line = |bar: &str, cells: &[String; 3]| {
-            format!(
-                "{bar} {:<w0$} {bar} {:<w1$} {bar} {:>w2$} {bar}\n",
-                cells[0],
-                cells[1],
-                cells[2],
-                w0 = widths[0],
-                w1 = widths[1],
-                w2 = widths[2]
-            )
+        let line = |bar: &str, cells: &[&str]| {
+            let parts: Vec<String> = cells
+                .iter()
+                .zip(&widths)
+                .enumerate()
+                .map(|(i, (text, w))| {
+                    // The parameter count is right-aligned, as in Keras.
+                    if i == 2 {
+                        format!(" {text:>w$} ")
+                    } else {
+                        format!(" {text:<w$} ")
+                    }
+                })
+                .collect();
+            format!("{bar}{}{bar}\n", parts.join(bar))
         };
         let mut out = format!("Model: \"{}\"\n", self.name);
         out += &rule("┏", "━", "┳", "┓");
-        let header = ["Layer (type)", "Output Shape", "Param #"].map(String::from);
-        out += &line("┃", &header);
+        let header = ["Layer (type)", "Output Shape", "Param #", "Connected to"];
+        out += &line("┃", &header[..widths.len()]);
         out += &rule("┡", "━", "╇", "┩");
         for (i, row) in rows.iter().enumerate() {
             if i > 0 {
                 out += &rule("├", "─", "┼", "┤");
             }
-            out += &line("│", row);
+            let height = row.iter().map(Vec::len).max().unwrap_or(1);
+            for k in 0..height {
+                let cells: Vec<&str> = row
+                    .iter()
+                    .map(|cell| cell.get(k).map_or("", String::as_str))
+                    .collect();
+                out += &line("│", &cells);
+            }
         }
         out += &rule("└", "─", "┴", "┘");
         let (trainable, non_trainable) = (totals(&net.trainable), totals(&net.non_trainable));
@@ -116,6 +145,37 @@ impl Model {
         print!("{}", self.summary()?);
         Ok(())
     }
+}
+
+/// One row per layer of `net`, in order: name and class, output shape
+/// (of its first application), parameter count, and the tensors it reads.
+fn layer_rows(net: &Network) -> Vec<Row> {
+    let counts = net.param_counts();
+    net.entries
+        .iter()
+        .zip(&net.names)
+        .map(|(entry, name)| {
+            let (class, params) = match entry {
+                Entry::Layer(l) => (net.layers[*l].class_name(), counts[*l]),
+                Entry::Merge(m) => (net.merges[*m].class_name(), 0),
+            };
+            let nodes = net.applications(*entry);
+            let shape = nodes
+                .first()
+                .map_or_else(String::new, |n| shape_text(&net.node_shapes[*n]));
+            let inputs: Vec<String> = nodes
+                .iter()
+                .flat_map(|n| net.node_inputs(*n))
+                .map(|n| net.node_label(n))
+                .collect();
+            vec![
+                vec![format!("{name} ({class})")],
+                vec![shape],
+                vec![thousands(params)],
+                inputs,
+            ]
+        })
+        .collect()
 }
 
 /// Element count and bytes of a list of weights.
