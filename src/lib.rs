@@ -29,6 +29,7 @@ extern crate self as rjax;
 
 pub mod array;
 pub mod core;
+pub mod device;
 mod display;
 mod eager;
 pub mod index;
@@ -44,6 +45,7 @@ pub mod transforms;
 pub mod tree;
 
 pub use array::Array;
+pub use device::{default_device, devices, try_default_device, Device};
 pub use jit::{jit, Jit, JitStats};
 pub use ops::WeakScalar;
 pub use rjax_ir::{DType, Error, Result};

@@ -85,9 +85,54 @@ pub enum Error {
         /// Which weights differ and how.
         message: String,
     },
+    /// A device is unavailable, the arguments of one call live on
+    /// different devices, or an operation on a device failed. `device`
+    /// names the device or platform (`cuda`, `cuda:0`, `cpu`).
+    #[error("{device}: {message}")]
+    Device {
+        /// What went wrong, for programs that branch on it.
+        kind: DeviceErrorKind,
+        /// The device or platform concerned.
+        device: String,
+        /// What happened and, where there is one, what to do about it.
+        message: String,
+    },
+}
+
+/// The kinds of [`Error::Device`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DeviceErrorKind {
+    /// The CUDA driver library (`libcuda`) could not be loaded, or the
+    /// driver failed to initialise: no usable NVIDIA driver.
+    NoDriver,
+    /// A CUDA library besides the driver (cuBLAS) could not be loaded.
+    NoLibrary,
+    /// The driver is present but has no device, or not the one asked for.
+    NoDevice,
+    /// The arguments of one call live on different devices.
+    Mismatch,
+    /// `RJAX_PLATFORM` names no platform rjax knows.
+    UnknownPlatform,
+    /// A device operation (allocation, copy, module load, kernel launch,
+    /// cuBLAS call) failed, or a program uses something the device backend
+    /// cannot run.
+    Failed,
 }
 
 impl Error {
+    /// Shorthand for [`Error::Device`].
+    pub fn device(
+        kind: DeviceErrorKind,
+        device: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Error {
+        Error::Device {
+            kind,
+            device: device.into(),
+            message: message.into(),
+        }
+    }
+
     /// Shorthand for [`Error::Op`].
     pub fn op(op: impl Into<String>, message: impl Into<String>) -> Error {
         Error::Op {
