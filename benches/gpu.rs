@@ -16,9 +16,14 @@
 //!   MLP, batch 128, SGD) on the GPU, in steps per second, the figure to
 //!   set beside JAX's `mlp_step` on the same GPU.
 
+#[path = "../tests/common/rng.rs"]
+#[allow(dead_code)] // the generator is shared with the tests
+mod rng;
+
 use rjax::prelude::*;
 use rjax::Device;
 use rjax_codegen::cuda::{self, gemm::blas_matmul, CudaBuffer};
+use rng::Rng;
 use std::time::Instant;
 
 /// Best time of `reps` runs of `f` (after one warm-up), each ended by a
@@ -37,16 +42,11 @@ fn best_of(reps: usize, mut f: impl FnMut()) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
+/// An array of `shape` with values uniform in `[-1, 1)`.
 fn array(shape: &[usize], seed: u64) -> Array {
-    let n: usize = shape.iter().product();
-    let mut state = seed.wrapping_mul(6364136223846793005) | 1;
-    let data: Vec<f32> = (0..n)
-        .map(|_| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
+    let mut rng = Rng::new(seed);
+    let data: Vec<f32> = (0..shape.iter().product::<usize>())
+        .map(|_| rng.uniform(-1.0, 1.0) as f32)
         .collect();
     Array::from_vec(data, shape).expect("shape")
 }

@@ -444,17 +444,22 @@ pub(crate) fn corpus_folders() -> Vec<PathBuf> {
     folders
 }
 
-fn run_folder(folder: &Path) -> (BTreeMap<&'static str, Tally>, Vec<String>) {
-    let mut tallies: BTreeMap<&'static str, Tally> =
-        CHECKS.iter().map(|c| (*c, Tally::default())).collect();
-    let mut failures = Vec::new();
+/// The corpus files (`*.json`) of `folder`, in name order.
+pub fn corpus_files(folder: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
         .unwrap_or_else(|e| panic!("cannot read conformance folder {}: {e}", folder.display()))
         .map(|entry| entry.expect("folder entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     files.sort();
-    for file in files {
+    files
+}
+
+fn run_folder(folder: &Path) -> (BTreeMap<&'static str, Tally>, Vec<String>) {
+    let mut tallies: BTreeMap<&'static str, Tally> =
+        CHECKS.iter().map(|c| (*c, Tally::default())).collect();
+    let mut failures = Vec::new();
+    for file in corpus_files(folder) {
         let text = std::fs::read_to_string(&file).expect("readable corpus file");
         let corpus: Value = serde_json::from_str(&text).expect("corpus is JSON");
         assert_eq!(

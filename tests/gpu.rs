@@ -13,9 +13,14 @@
 //! with `RJAX_PLATFORM=cuda`, which runs every `jit` check of the harness
 //! on the GPU.
 
+#[path = "common/rng.rs"]
+#[allow(dead_code)] // the generator is shared with the other tests
+mod rng;
+
 use rjax::prelude::*;
 use rjax::{Device, Error, Jit};
 use rjax_ir::error::DeviceErrorKind;
+use rng::Rng;
 
 /// The first GPU, or `None` after printing the skip line.
 fn gpu() -> Option<Device> {
@@ -34,18 +39,10 @@ fn gpu() -> Option<Device> {
     }
 }
 
+/// `n` values uniform in `[-1, 1)`, the same for the same seed.
 fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut state = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
+    let mut rng = Rng::new(seed);
+    (0..n).map(|_| rng.uniform(-1.0, 1.0) as f32).collect()
 }
 
 fn array(shape: &[usize], seed: u64) -> Array {

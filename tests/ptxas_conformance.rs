@@ -18,7 +18,7 @@
 #[allow(dead_code)]
 mod conformance;
 
-use conformance::{corpus_folders, scalar_output, Case};
+use conformance::{corpus_files, corpus_folders, scalar_output, Case};
 use rjax::make_jaxpr;
 use rjax_codegen::fusion::plan;
 use rjax_codegen::ptx::ptxas::{assemble_many, ptxas_from_env};
@@ -42,13 +42,7 @@ fn module(name: &str, what: &str, jaxpr: rjax::Result<rjax_ir::ClosedJaxpr>) -> 
 fn corpus_cases() -> Vec<Value> {
     let mut cases = Vec::new();
     for folder in corpus_folders() {
-        let mut files: Vec<_> = std::fs::read_dir(&folder)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", folder.display()))
-            .map(|entry| entry.expect("folder entry").path())
-            .filter(|p| p.extension().is_some_and(|e| e == "json"))
-            .collect();
-        files.sort();
-        for file in files {
+        for file in corpus_files(&folder) {
             let text = std::fs::read_to_string(&file).expect("readable corpus file");
             let corpus: Value = serde_json::from_str(&text).expect("corpus is JSON");
             cases.extend(corpus["cases"].as_array().expect("cases").iter().cloned());

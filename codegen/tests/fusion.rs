@@ -12,6 +12,8 @@
 
 mod fusion {
     pub mod harness;
+    #[path = "../prim_lists/mod.rs"]
+    mod prim_lists;
     mod prims;
     mod programs;
     mod random;

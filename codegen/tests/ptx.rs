@@ -8,12 +8,15 @@
 //!   accepts is assembled the same way.
 //! - Structural checks of the emitted text and launch descriptions.
 
+#[allow(dead_code)] // the helpers are shared with the CPU tests
+mod cpu_support;
 mod ptx_cases;
+
+use cpu_support::{map_kernel, COMPARISONS, FLOAT_UNARY, INT_BINARY, SCALAR_TYPES};
 
 use rjax_codegen::fusion::plan;
 use rjax_codegen::kernel::{
-    BinaryOp, BufId, BufferDecl, BufferKind, Const, Expr, Index, Kernel, KernelBuilder, ScalarType,
-    Stmt, UnaryOp,
+    BinaryOp, BufId, Const, Expr, Index, Kernel, KernelBuilder, ScalarType, Stmt, UnaryOp,
 };
 use rjax_codegen::program::Step;
 use rjax_codegen::ptx::ptxas::{assemble_many, entries, ptxas_from_env};
@@ -21,7 +24,7 @@ use rjax_codegen::ptx::{
     emit_kernel, emit_program, Grid, Launch, Param, PtxOptions, PtxStep, BLOCK_THREADS,
     REDUCTION_BLOCKS,
 };
-use rjax_ir::{DType, Error, Scalar, PRIMITIVE_NAMES};
+use rjax_ir::{DType, Error, Scalar};
 use std::collections::BTreeSet;
 
 const ARCHS: [u32; 2] = [80, 90];
@@ -77,11 +80,7 @@ fn every_primitive_program_emits_and_assembles() {
     let err = plan(&ptx_cases::custom_lin()).expect_err("custom_lin is not compiled");
     assert!(matches!(err, Error::NotYetSupported { .. }), "{err}");
     seen.insert("custom_lin");
-    let missing: Vec<&str> = PRIMITIVE_NAMES
-        .iter()
-        .copied()
-        .filter(|n| !seen.contains(n))
-        .collect();
+    let missing = ptx_cases::prim_lists::without_case(&seen);
     assert!(
         missing.is_empty(),
         "primitives without a PTX case: {missing:?}"
@@ -92,123 +91,16 @@ fn every_primitive_program_emits_and_assembles() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-/// A one-loop kernel over `n` elements: inputs of `ins`, one output of
-/// `out`, body built by `f` from the loaded values.
-fn map_kernel(
-    ins: &[DType],
-    out: DType,
-    n: usize,
-    f: impl FnOnce(
-        &mut KernelBuilder,
-        &mut Vec<Stmt>,
-        &[rjax_codegen::kernel::ValueId],
-    ) -> rjax_codegen::kernel::ValueId,
-) -> Kernel {
-    let mut kb = KernelBuilder::new();
-    let lp = kb.lp();
-    let mut body = Vec::new();
-    let at = Index {
-        offset: 0,
-        terms: vec![(lp, 1)],
-        dynamic: None,
-    };
-    let xs: Vec<_> = ins
-        .iter()
-        .enumerate()
-        .map(|(i, d)| {
-            kb.let_(
-                &mut body,
-                ScalarType::of(*d),
-                Expr::Load {
-                    buf: BufId(i as u32),
-                    index: at.clone(),
-                },
-            )
-        })
-        .collect();
-    let y = f(&mut kb, &mut body, &xs);
-    body.push(Stmt::Store {
-        buf: BufId(ins.len() as u32),
-        index: at,
-        value: y,
-    });
-    let mut buffers: Vec<BufferDecl> = ins
-        .iter()
-        .map(|d| BufferDecl {
-            dtype: *d,
-            len: n,
-            kind: BufferKind::Input,
-        })
-        .collect();
-    buffers.push(BufferDecl {
-        dtype: out,
-        len: n,
-        kind: BufferKind::Output,
-    });
-    Kernel {
-        name: "map".into(),
-        buffers,
-        body: vec![Stmt::Loop {
-            id: lp,
-            extent: n,
-            parallel: true,
-            body,
-        }],
-    }
-}
-
-const UNARY: [UnaryOp; 11] = [
-    UnaryOp::Neg,
-    UnaryOp::Abs,
-    UnaryOp::Sign,
-    UnaryOp::Sqrt,
-    UnaryOp::Floor,
-    UnaryOp::Ceil,
-    UnaryOp::Round,
-    UnaryOp::Trunc,
-    UnaryOp::Not,
-    UnaryOp::IsFinite,
-    UnaryOp::Rsqrt,
-];
-
-const BINARY: [BinaryOp; 19] = [
-    BinaryOp::Add,
-    BinaryOp::Sub,
-    BinaryOp::Mul,
-    BinaryOp::Div,
-    BinaryOp::Rem,
-    BinaryOp::Max,
-    BinaryOp::Min,
-    BinaryOp::And,
-    BinaryOp::Or,
-    BinaryOp::Xor,
-    BinaryOp::Shl,
-    BinaryOp::ShrLogical,
-    BinaryOp::ShrArith,
-    BinaryOp::Eq,
-    BinaryOp::Ne,
-    BinaryOp::Lt,
-    BinaryOp::Le,
-    BinaryOp::Gt,
-    BinaryOp::Ge,
-];
-
-const TYPES: [ScalarType; 6] = [
-    ScalarType::F32,
-    ScalarType::F64,
-    ScalarType::I32,
-    ScalarType::U32,
-    ScalarType::Bool,
-    ScalarType::Index,
-];
-
 /// One kernel with every scalar operation the kernel checker accepts, on
 /// every type: each result converted to f64 and summed into the output.
 fn every_scalar_op_kernel() -> Kernel {
     let ins: Vec<DType> = vec![DType::F32, DType::F64, DType::I32, DType::U32, DType::Bool];
     map_kernel(&ins, DType::F64, 1000, |kb, body, xs| {
-        let mut typed: Vec<(ScalarType, _)> =
-            TYPES[..5].iter().copied().zip(xs.iter().copied()).collect();
+        let mut typed: Vec<(ScalarType, _)> = SCALAR_TYPES[..5]
+            .iter()
+            .copied()
+            .zip(xs.iter().copied())
+            .collect();
         let idx = kb.let_(
             body,
             ScalarType::Index,
@@ -225,7 +117,10 @@ fn every_scalar_op_kernel() -> Kernel {
             sum = kb.let_(body, ScalarType::F64, Expr::Binary(BinaryOp::Add, sum, c));
         };
         for &(ty, a) in &typed {
-            for op in UNARY {
+            for op in FLOAT_UNARY
+                .into_iter()
+                .chain([UnaryOp::Not, UnaryOp::IsFinite])
+            {
                 let out = match op {
                     UnaryOp::IsFinite => ScalarType::Bool,
                     _ => ty,
@@ -235,7 +130,7 @@ fn every_scalar_op_kernel() -> Kernel {
                     add(kb, body, r);
                 }
             }
-            for op in BINARY {
+            for op in INT_BINARY.into_iter().chain(COMPARISONS) {
                 if accepts_binary(op, ty) {
                     let out = if is_comparison(op) {
                         ScalarType::Bool
@@ -253,7 +148,7 @@ fn every_scalar_op_kernel() -> Kernel {
             let cond = kb.let_(body, ScalarType::Bool, Expr::Convert(ScalarType::Bool, a));
             let r = kb.let_(body, ty, Expr::Select(cond, a, a));
             add(kb, body, r);
-            for to in TYPES {
+            for to in SCALAR_TYPES {
                 let r = kb.let_(body, to, Expr::Convert(to, a));
                 add(kb, body, r);
             }
@@ -484,12 +379,10 @@ fn scatter_add_is_atomic_and_other_scatters_run_in_order() {
             "guarded by the bounds test: {red}"
         );
     }
-    for kind in [
-        rjax_ir::ScatterKind::Set,
-        rjax_ir::ScatterKind::Mul,
-        rjax_ir::ScatterKind::Min,
-        rjax_ir::ScatterKind::Max,
-    ] {
+    let in_order = ptx_cases::prim_lists::SCATTER_KINDS
+        .into_iter()
+        .filter(|k| *k != rjax_ir::ScatterKind::Add);
+    for kind in in_order {
         let e = scatter(kind, DType::F32);
         assert!(!e.ptx.contains("red.global"), "{}", kind.name());
         let last = e.entries.last().expect("entries");

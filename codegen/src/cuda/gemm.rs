@@ -162,50 +162,38 @@ pub(crate) unsafe fn run_blas(
         .map_err(|e| device.fail("binding the context", e))?;
     let handle = *blas.handle();
     let (ta, tb) = (op(call.transa), op(call.transb));
+    // One strided-batched call of cuBLAS's `$f` on elements of `$t`
+    // (`alpha` = `$one`, `beta` = `$zero`).
+    macro_rules! strided_batched {
+        ($f:path, $t:ty, $one:expr, $zero:expr) => {
+            $f(
+                handle,
+                ta,
+                tb,
+                call.m,
+                call.n,
+                call.k,
+                &$one,
+                a as *const $t,
+                call.lda,
+                call.stride_a,
+                b as *const $t,
+                call.ldb,
+                call.stride_b,
+                &$zero,
+                c as *mut $t,
+                call.ldc,
+                call.stride_c,
+                call.batch,
+            )
+        };
+    }
     // SAFETY: the caller's contract; alpha and beta live across the call,
     // which the handle (bound to the device's stream) only enqueues.
     let status = unsafe {
         match dtype {
-            DType::F32 => result::sgemm_strided_batched(
-                handle,
-                ta,
-                tb,
-                call.m,
-                call.n,
-                call.k,
-                &1.0f32,
-                a as *const f32,
-                call.lda,
-                call.stride_a,
-                b as *const f32,
-                call.ldb,
-                call.stride_b,
-                &0.0f32,
-                c as *mut f32,
-                call.ldc,
-                call.stride_c,
-                call.batch,
-            ),
-            DType::F64 => result::dgemm_strided_batched(
-                handle,
-                ta,
-                tb,
-                call.m,
-                call.n,
-                call.k,
-                &1.0f64,
-                a as *const f64,
-                call.lda,
-                call.stride_a,
-                b as *const f64,
-                call.ldb,
-                call.stride_b,
-                &0.0f64,
-                c as *mut f64,
-                call.ldc,
-                call.stride_c,
-                call.batch,
-            ),
+            DType::F32 => strided_batched!(result::sgemm_strided_batched, f32, 1.0f32, 0.0f32),
+            DType::F64 => strided_batched!(result::dgemm_strided_batched, f64, 1.0f64, 0.0f64),
             DType::I32 | DType::U32 | DType::Bool => {
                 return Err(device.fail_msg(format!("cuBLAS has no {dtype} matrix product")))
             }
@@ -284,22 +272,19 @@ mod tests {
     /// defines it: `C[b] = op(A[b]) · op(B[b])`, all column-major.
     fn blas_reference(c: &BlasGemm, a: &[f64], b: &[f64]) -> Vec<f64> {
         let (m, n, k) = (c.m as usize, c.n as usize, c.k as usize);
-        let at = |bt: usize, i: usize, p: usize| {
-            let base = bt * c.stride_a as usize;
-            if c.transa {
-                a[base + p + i * c.lda as usize]
+        // element (row, col) of op(X) for column-major X at `base`
+        let op = |x: &[f64], base: usize, ld: i32, trans: bool, row: usize, col: usize| {
+            let ld = ld as usize;
+            if trans {
+                x[base + col + row * ld]
             } else {
-                a[base + i + p * c.lda as usize]
+                x[base + row + col * ld]
             }
         };
-        let bt_ = |bt: usize, p: usize, j: usize| {
-            let base = bt * c.stride_b as usize;
-            if c.transb {
-                b[base + j + p * c.ldb as usize]
-            } else {
-                b[base + p + j * c.ldb as usize]
-            }
-        };
+        let at =
+            |bt: usize, i: usize, p: usize| op(a, bt * c.stride_a as usize, c.lda, c.transa, i, p);
+        let bt_ =
+            |bt: usize, p: usize, j: usize| op(b, bt * c.stride_b as usize, c.ldb, c.transb, p, j);
         let mut out = vec![f64::NAN; c.batch as usize * c.stride_c as usize];
         for bt in 0..c.batch as usize {
             for i in 0..m {
@@ -344,6 +329,20 @@ mod tests {
         }
     }
 
+    /// A GEMM step on buffers 0 (lhs), 1 (rhs) and 2 (out).
+    fn gemm(dtype: DType, [batch, m, n, k]: [usize; 4], ls: [isize; 3], rs: [isize; 3]) -> Gemm {
+        Gemm {
+            dtype,
+            batch,
+            m,
+            n,
+            k,
+            lhs: (BufferRef(0), ls),
+            rhs: (BufferRef(1), rs),
+            out: BufferRef(2),
+        }
+    }
+
     fn values(n: usize, seed: u64) -> Vec<f64> {
         (0..n)
             .map(|i| ((i as u64 * 7919 + seed * 104729) % 17) as f64 - 8.0)
@@ -362,16 +361,12 @@ mod tests {
         for &(batch, m, k, n) in &sizes {
             for lt in [false, true] {
                 for rt in [false, true] {
-                    let g = Gemm {
-                        dtype: DType::F64,
-                        batch,
-                        m,
-                        n,
-                        k,
-                        lhs: (BufferRef(0), strides(m, k, lt)),
-                        rhs: (BufferRef(1), strides(k, n, rt)),
-                        out: BufferRef(2),
-                    };
+                    let g = gemm(
+                        DType::F64,
+                        [batch, m, n, k],
+                        strides(m, k, lt),
+                        strides(k, n, rt),
+                    );
                     let lhs = values(batch * m * k, 1);
                     let rhs = values(batch * k * n, 2);
                     let GemmCall::Blas(call) = plan_gemm(&g).expect("plan") else {
@@ -388,16 +383,7 @@ mod tests {
 
     #[test]
     fn sizes_and_flags_follow_the_swap() {
-        let g = Gemm {
-            dtype: DType::F32,
-            batch: 3,
-            m: 2,
-            n: 5,
-            k: 4,
-            lhs: (BufferRef(0), [8, 1, 2]),
-            rhs: (BufferRef(1), [20, 5, 1]),
-            out: BufferRef(2),
-        };
+        let g = gemm(DType::F32, [3, 2, 5, 4], [8, 1, 2], [20, 5, 1]);
         let want = BlasGemm {
             transa: false,
             transb: true,
@@ -417,16 +403,7 @@ mod tests {
 
     #[test]
     fn empty_and_uncontracted_products_need_no_call() {
-        let mut g = Gemm {
-            dtype: DType::F32,
-            batch: 1,
-            m: 0,
-            n: 3,
-            k: 2,
-            lhs: (BufferRef(0), [0, 2, 1]),
-            rhs: (BufferRef(1), [0, 3, 1]),
-            out: BufferRef(2),
-        };
+        let mut g = gemm(DType::F32, [1, 0, 3, 2], [0, 2, 1], [0, 3, 1]);
         assert_eq!(plan_gemm(&g), Ok(GemmCall::Nothing));
         g.m = 2;
         g.k = 0;
@@ -435,17 +412,8 @@ mod tests {
 
     #[test]
     fn operands_without_a_unit_stride_are_an_error() {
-        let g = Gemm {
-            dtype: DType::F32,
-            batch: 2,
-            m: 3,
-            n: 2,
-            k: 4,
-            // rows of the lhs are `batch` apart: neither stride is 1.
-            lhs: (BufferRef(0), [1, 8, 2]),
-            rhs: (BufferRef(1), [8, 2, 1]),
-            out: BufferRef(2),
-        };
+        // rows of the lhs are `batch` apart: neither stride is 1.
+        let g = gemm(DType::F32, [2, 3, 2, 4], [1, 8, 2], [8, 2, 1]);
         let err = plan_gemm(&g).expect_err("no unit stride");
         assert!(
             err.to_string().contains("the lhs has no unit stride"),

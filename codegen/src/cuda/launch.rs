@@ -1,6 +1,7 @@
-//! Launching a [`PtxKernel`]'s entries: the parameter values and the launch
-//! configuration of each, as pure functions ([`pack_params`],
-//! [`launch_config`]) tested without a GPU, and the launch itself.
+//! Launching a [`PtxKernel`](crate::ptx::PtxKernel)'s entries: the
+//! parameter values and the launch configuration of each, as pure
+//! functions ([`pack_params`], [`launch_config`]) tested without a GPU, and
+//! the launch itself.
 //!
 //! Every entry parameter is a `.param .u64` device address (see the PTX
 //! module's interface docs): the address of the program buffer bound to a

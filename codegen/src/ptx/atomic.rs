@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use rjax_ir::{DType, Result};
 
 use super::emit::Func;
+use super::nest;
 use crate::kernel::{BinaryOp, BufId, BufferKind, Expr, Index, Kernel, LoopId, Stmt, ValueId};
 
 /// A recognised scatter-add loop nest.
@@ -49,44 +50,11 @@ fn red_type(dtype: DType) -> Option<&'static str> {
 
 /// Recognises a scatter-add nest (see the module docs).
 pub(super) fn recognise<'k>(kernel: &Kernel, lp: &'k Stmt) -> Option<AtomicAdd<'k>> {
-    let Stmt::Loop {
-        id: outer,
-        extent: oe,
-        parallel: false,
-        body,
-    } = lp
-    else {
-        return None;
-    };
-    let (last, lets) = body.split_last()?;
-    let Stmt::Loop {
-        id: inner,
-        extent: ie,
-        body: ib,
-        ..
-    } = last
-    else {
-        return None;
-    };
-    let is_output = |b: &BufId| {
-        kernel
-            .buffers
-            .get(b.0 as usize)
-            .is_none_or(|d| d.kind == BufferKind::Output)
-    };
-    let plain = |e: &Expr| match e {
-        Expr::Load { buf, .. } => !is_output(buf),
-        Expr::AccRead(_) => false,
-        Expr::Const(_)
-        | Expr::LoopVar(_)
-        | Expr::Unary(..)
-        | Expr::Binary(..)
-        | Expr::Fma(..)
-        | Expr::Select(..)
-        | Expr::Convert(..)
-        | Expr::Bitcast(..) => true,
-    };
-    let lets_ok = lets
+    let n = nest::split(lp)?;
+    let is_output = |b: &BufId| nest::buffer_is(kernel, b, BufferKind::Output, true);
+    let plain = |e: &Expr| nest::node_ok(e, |b, _| !is_output(b), |_| false);
+    let lets_ok = n
+        .lets
         .iter()
         .all(|s| matches!(s, Stmt::Let { expr, .. } if plain(expr)));
     if !lets_ok {
@@ -97,7 +65,7 @@ pub(super) fn recognise<'k>(kernel: &Kernel, lp: &'k Stmt) -> Option<AtomicAdd<'
     let mut uses: HashMap<ValueId, usize> = HashMap::new();
     let mut store = None;
     let mut old = None;
-    for s in ib {
+    for s in n.body {
         match s {
             Stmt::Let { value, expr, .. } => {
                 if !plain(expr) {
@@ -153,9 +121,9 @@ pub(super) fn recognise<'k>(kernel: &Kernel, lp: &'k Stmt) -> Option<AtomicAdd<'
     }
     Some(AtomicAdd {
         lp,
-        outer: (*outer, *oe, lets),
-        inner: (*inner, *ie),
-        body: ib,
+        outer: (n.outer.0, n.outer.1, n.lets),
+        inner: n.inner,
+        body: n.body,
         buf,
         index,
         skipped,

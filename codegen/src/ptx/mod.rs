@@ -113,6 +113,7 @@
 mod atomic;
 mod emit;
 mod fmod;
+mod nest;
 mod phase;
 pub mod ptxas;
 mod reduce;

@@ -9,6 +9,7 @@ use rjax_ir::Result;
 
 use super::atomic::{self, AtomicAdd};
 use super::emit::{Class, Func};
+use super::nest;
 use super::reduce::{recognise, Reduction};
 use super::warp;
 use super::{Grid, Launch, BLOCK_THREADS};
@@ -214,12 +215,7 @@ pub(super) fn independent(
     }
     let mut local = HashSet::new();
     collect_inits(body, &mut local);
-    let output = |b: &BufId| {
-        kernel
-            .buffers
-            .get(b.0 as usize)
-            .is_none_or(|d| d.kind == BufferKind::Output)
-    };
+    let output = |b: &BufId| nest::buffer_is(kernel, b, BufferKind::Output, true);
     fn ok(
         stmts: &[Stmt],
         nested: bool,
@@ -234,19 +230,14 @@ pub(super) fn independent(
             Stmt::AccSet { acc, .. } => local.contains(acc),
         })
     }
-    let check = |e: &Expr| match e {
-        Expr::Load { buf, index } => {
-            !output(buf) || (outer.is_some() && stores.get(buf).is_some_and(|i| *i == index))
-        }
-        Expr::AccRead(a) => local.contains(a),
-        Expr::Const(_)
-        | Expr::LoopVar(_)
-        | Expr::Unary(..)
-        | Expr::Binary(..)
-        | Expr::Fma(..)
-        | Expr::Select(..)
-        | Expr::Convert(..)
-        | Expr::Bitcast(..) => true,
+    let check = |e: &Expr| {
+        nest::node_ok(
+            e,
+            |buf, index| {
+                !output(buf) || (outer.is_some() && stores.get(buf).is_some_and(|i| *i == index))
+            },
+            |a| local.contains(a),
+        )
     };
     ok(body, false, &check, &local)
 }
@@ -269,56 +260,29 @@ fn collect_inits(body: &[Stmt], out: &mut HashSet<AccId>) {
 /// into an output row, as a reduction over leading axes is written): run as
 /// a grid-stride loop over `i`, each thread looping over `o` in order.
 fn interchange(kernel: &Kernel, lp: &Stmt) -> Option<Phase<'static>> {
-    let Stmt::Loop {
-        id: outer,
-        extent: oe,
-        parallel: false,
-        body,
-    } = lp
-    else {
-        return None;
-    };
-    let (last, lets) = body.split_last()?;
-    let Stmt::Loop {
-        id: inner,
-        extent: ie,
-        body: ib,
-        ..
-    } = last
-    else {
-        return None;
-    };
-    let plain_lets = lets.iter().all(|s| match s {
-        Stmt::Let { expr, .. } => match expr {
-            Expr::Load { buf, .. } => kernel
-                .buffers
-                .get(buf.0 as usize)
-                .is_some_and(|d| d.kind == BufferKind::Input),
-            Expr::AccRead(_) => false,
-            Expr::Const(_)
-            | Expr::LoopVar(_)
-            | Expr::Unary(..)
-            | Expr::Binary(..)
-            | Expr::Fma(..)
-            | Expr::Select(..)
-            | Expr::Convert(..)
-            | Expr::Bitcast(..) => true,
-        },
+    let n = nest::split(lp)?;
+    let ((outer, oe), (inner, ie)) = (n.outer, n.inner);
+    let plain_lets = n.lets.iter().all(|s| match s {
+        Stmt::Let { expr, .. } => nest::node_ok(
+            expr,
+            |b, _| nest::buffer_is(kernel, b, BufferKind::Input, false),
+            |_| false,
+        ),
         Stmt::Loop { .. } | Stmt::Store { .. } | Stmt::AccInit { .. } | Stmt::AccSet { .. } => {
             false
         }
     });
-    if !plain_lets || !independent(kernel, *inner, ib, Some(*outer)) {
+    if !plain_lets || !independent(kernel, inner, n.body, Some(outer)) {
         return None;
     }
-    let mut swapped = lets.to_vec();
-    swapped.extend(ib.iter().cloned());
+    let mut swapped = n.lets.to_vec();
+    swapped.extend(n.body.iter().cloned());
     Some(Phase::Grid {
         prefix: Vec::new(),
-        chain: vec![(*inner, *ie, &[][..])],
+        chain: vec![(inner, ie, &[][..])],
         body: Cow::Owned(vec![Stmt::Loop {
-            id: *outer,
-            extent: *oe,
+            id: outer,
+            extent: oe,
             parallel: false,
             body: swapped,
         }]),

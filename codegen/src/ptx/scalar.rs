@@ -283,8 +283,9 @@ impl Func<'_> {
             r
         };
         let c = Class::of(ty);
-        if ty == ScalarType::Bool {
-            return self.bool_binary(op, a, b);
+        let boolean = ty == ScalarType::Bool;
+        if boolean && !matches!(op, B::And | B::Or | B::Xor | B::Eq | B::Ne) {
+            return Err(self.bad(&format!("{op:?}"), ty));
         }
         Ok(match op {
             B::Add | B::Sub | B::Mul => {
@@ -337,6 +338,14 @@ impl Func<'_> {
                 self.ins(format!("{name} {r}, {a}, {n}"));
                 r
             }
+            // bools: `xor` is `!=`, its negation `==`
+            B::Ne if boolean => out(self, c, "xor.pred".to_string()),
+            B::Eq if boolean => {
+                let x = out(self, c, "xor.pred".to_string());
+                let r = self.reg(c);
+                self.ins(format!("not.pred {r}, {x}"));
+                r
+            }
             B::Eq | B::Ne | B::Lt | B::Le | B::Gt | B::Ge => {
                 let cmp = match op {
                     B::Eq => "eq",
@@ -350,41 +359,6 @@ impl Func<'_> {
                 out(self, Class::Pred, format!("setp.{cmp}.{t}"))
             }
         })
-    }
-
-    /// Binary operations on bools.
-    fn bool_binary(&mut self, op: BinaryOp, a: &str, b: &str) -> Result<Reg> {
-        use BinaryOp as B;
-        let name = match op {
-            B::And => "and.pred",
-            B::Or => "or.pred",
-            B::Xor | B::Ne => "xor.pred",
-            B::Eq => {
-                let x = self.reg(Class::Pred);
-                self.ins(format!("xor.pred {x}, {a}, {b}"));
-                let r = self.reg(Class::Pred);
-                self.ins(format!("not.pred {r}, {x}"));
-                return Ok(r);
-            }
-            B::Add
-            | B::Sub
-            | B::Mul
-            | B::Div
-            | B::Rem
-            | B::Pow
-            | B::Max
-            | B::Min
-            | B::Shl
-            | B::ShrLogical
-            | B::ShrArith
-            | B::Lt
-            | B::Le
-            | B::Gt
-            | B::Ge => return Err(self.bad(&format!("{op:?}"), ScalarType::Bool)),
-        };
-        let r = self.reg(Class::Pred);
-        self.ins(format!("{name} {r}, {a}, {b}"));
-        Ok(r)
     }
 
     /// Integer division or remainder: by zero gives 0, and by -1 (signed)

@@ -9,6 +9,7 @@
 use rjax_ir::Result;
 
 use super::emit::{Class, Func};
+use super::nest;
 use super::phase::independent;
 use super::reduce::{recognise, Reduction};
 use crate::kernel::{BufferKind, Expr, Kernel, Stmt};
@@ -35,10 +36,7 @@ fn loads_output(kernel: &Kernel, body: &[Stmt]) -> bool {
         Stmt::Let {
             expr: Expr::Load { buf, .. },
             ..
-        } => kernel
-            .buffers
-            .get(buf.0 as usize)
-            .is_none_or(|d| d.kind == BufferKind::Output),
+        } => nest::buffer_is(kernel, buf, BufferKind::Output, true),
         Stmt::Let { .. } | Stmt::Store { .. } | Stmt::AccInit { .. } | Stmt::AccSet { .. } => false,
     })
 }

@@ -3,11 +3,61 @@
 
 use rjax_codegen::cpu;
 use rjax_codegen::kernel::{
-    BufId, BufferDecl, BufferKind, Expr, Index, Kernel, KernelBuilder, LoopId, ScalarType, Stmt,
-    ValueId,
+    BinaryOp, BufId, BufferDecl, BufferKind, Expr, Index, Kernel, KernelBuilder, LoopId,
+    ScalarType, Stmt, UnaryOp, ValueId,
 };
 use rjax_codegen::kernel_interp;
 use rjax_ir::{DType, Data};
+
+/// The non-transcendental unary operations on floats.
+pub const FLOAT_UNARY: [UnaryOp; 9] = [
+    UnaryOp::Neg,
+    UnaryOp::Abs,
+    UnaryOp::Sign,
+    UnaryOp::Sqrt,
+    UnaryOp::Floor,
+    UnaryOp::Ceil,
+    UnaryOp::Round,
+    UnaryOp::Trunc,
+    UnaryOp::Rsqrt,
+];
+
+/// The comparisons (bool results).
+pub const COMPARISONS: [BinaryOp; 6] = [
+    BinaryOp::Eq,
+    BinaryOp::Ne,
+    BinaryOp::Lt,
+    BinaryOp::Le,
+    BinaryOp::Gt,
+    BinaryOp::Ge,
+];
+
+/// The binary operations on integers, comparisons aside.
+pub const INT_BINARY: [BinaryOp; 13] = [
+    BinaryOp::Add,
+    BinaryOp::Sub,
+    BinaryOp::Mul,
+    BinaryOp::Div,
+    BinaryOp::Rem,
+    BinaryOp::Max,
+    BinaryOp::Min,
+    BinaryOp::And,
+    BinaryOp::Or,
+    BinaryOp::Xor,
+    BinaryOp::Shl,
+    BinaryOp::ShrLogical,
+    BinaryOp::ShrArith,
+];
+
+/// Every scalar type of the kernel IR.
+pub const SCALAR_TYPES: [ScalarType; 6] = [
+    ScalarType::F32,
+    ScalarType::F64,
+    ScalarType::I32,
+    ScalarType::U32,
+    ScalarType::Bool,
+    ScalarType::Index,
+];
 
 /// A small deterministic generator (xorshift64*).
 pub struct Rng(u64);

@@ -6,7 +6,7 @@ use super::harness::{av, build, check, check_with, eqn, lit, random, v, Rng};
 use rjax_codegen::fusion::plan;
 use rjax_ir::{
     Atom, ClosedJaxpr, DType, Data, Error, HostBuffer, JaxprBuilder, Primitive as P, Scalar,
-    ScatterKind, Var, PRIMITIVE_NAMES,
+    ScatterKind, Var,
 };
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -50,26 +50,7 @@ fn single(prim: P, ins: &[(DType, &[usize])]) -> ClosedJaxpr {
 const SHAPES: [&[usize]; 5] = [&[], &[7], &[3, 5], &[0, 4], &[2, 3, 4]];
 
 fn unary_cases() -> Vec<Case> {
-    let floats = [
-        P::Neg,
-        P::Exp,
-        P::Log,
-        P::Log1p,
-        P::Expm1,
-        P::Sin,
-        P::Cos,
-        P::Tanh,
-        P::Logistic,
-        P::Sqrt,
-        P::Rsqrt,
-        P::Abs,
-        P::Sign,
-        P::Floor,
-        P::Ceil,
-        P::Round,
-        P::Erf,
-        P::IsFinite,
-    ];
+    let floats = super::prim_lists::FLOAT_UNARY;
     let mut out = Vec::new();
     for p in floats {
         for d in [F32, F64] {
@@ -534,13 +515,7 @@ fn indexing_cases() -> Vec<Case> {
         "gather empty result",
         single(P::Gather { axis: 0 }, &[(F32, &[0, 2]), (I32, &[0])]),
     ));
-    for kind in [
-        ScatterKind::Set,
-        ScatterKind::Add,
-        ScatterKind::Mul,
-        ScatterKind::Min,
-        ScatterKind::Max,
-    ] {
+    for kind in super::prim_lists::SCATTER_KINDS {
         for (xs, is, us, axis) in [
             (&[5, 3][..], &[8][..], &[8, 3][..], 0),
             (&[3, 4], &[2, 3], &[3, 2, 3], 1),
@@ -826,11 +801,7 @@ fn every_primitive_has_a_case() {
             seen.insert(e.prim.name());
         }
     }
-    let missing: Vec<&str> = PRIMITIVE_NAMES
-        .iter()
-        .copied()
-        .filter(|n| !seen.contains(n))
-        .collect();
+    let missing = super::prim_lists::without_case(&seen);
     assert!(
         missing.is_empty(),
         "primitives without a fusion case: {missing:?}"

@@ -4,7 +4,11 @@
 //! Control-flow primitives contribute the jaxprs of their branches and
 //! bodies, which the runtime launches from the host.
 
-use rjax_ir::{AVal, Atom, ClosedJaxpr, DType, JaxprBuilder, Primitive as P, ScatterKind, Var};
+#[path = "../prim_lists/mod.rs"]
+pub mod prim_lists;
+
+use prim_lists::{FLOAT_UNARY, SCATTER_KINDS};
+use rjax_ir::{AVal, Atom, ClosedJaxpr, DType, JaxprBuilder, Primitive as P, Var};
 use std::sync::Arc;
 use DType::{Bool, F32, F64, I32, U32};
 
@@ -44,28 +48,6 @@ fn case(name: impl Into<String>, jaxpr: ClosedJaxpr) -> Case {
     }
 }
 
-const FLOAT_UNARY: [P; 19] = [
-    P::Neg,
-    P::Exp,
-    P::Log,
-    P::Log1p,
-    P::Expm1,
-    P::Sin,
-    P::Cos,
-    P::Tanh,
-    P::Logistic,
-    P::Sqrt,
-    P::Rsqrt,
-    P::Abs,
-    P::Sign,
-    P::Floor,
-    P::Ceil,
-    P::Round,
-    P::Erf,
-    P::IsFinite,
-    P::StopGradient,
-];
-
 const ARITH: [P; 7] = [P::Add, P::Sub, P::Mul, P::Div, P::Rem, P::Max, P::Min];
 const COMPARE: [P; 6] = [P::Eq, P::Ne, P::Lt, P::Le, P::Gt, P::Ge];
 const DTYPES: [DType; 5] = [F32, F64, I32, U32, Bool];
@@ -75,7 +57,7 @@ fn elementwise() -> Vec<Case> {
     let mut out = Vec::new();
     let sh: &[usize] = &[3, 5];
     for d in [F32, F64] {
-        for p in FLOAT_UNARY {
+        for p in FLOAT_UNARY.into_iter().chain([P::StopGradient]) {
             out.push(case(format!("{} {d}", p.name()), single(p, &[(d, sh)])));
         }
         out.push(case(
@@ -292,13 +274,7 @@ fn others() -> Vec<Case> {
             single(P::Gather { axis: 1 }, &[(d, &[3, 5]), (I32, &[2, 2])]),
         ));
     }
-    for kind in [
-        ScatterKind::Set,
-        ScatterKind::Add,
-        ScatterKind::Mul,
-        ScatterKind::Min,
-        ScatterKind::Max,
-    ] {
+    for kind in SCATTER_KINDS {
         for d in [F32, F64, I32, U32] {
             let p = P::Scatter { axis: 0, kind };
             let name = format!("scatter {} {d}", kind.name());
