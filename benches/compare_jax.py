@@ -9,6 +9,18 @@ The rjax figures come from `cargo bench --bench workloads`; the JAX figures
 from the same workloads written in jax.numpy, run by the given Python
 (which needs `jax`). Each figure is the best of several repetitions after a
 warm-up call, with `block_until_ready()` on every JAX result.
+
+The Keras workloads (`digits_epoch`, `keras_linear`) run Keras 3 on the JAX
+backend in a second process of the same Python (which then also needs
+`keras`; without it they are skipped). Both sides use the repository's data:
+- `digits_epoch`: one epoch of the digits MLP of `examples/digits_mlp.rs`
+  (64 -> 128 relu -> dropout 0.2 -> 10, Adam, sparse categorical
+  cross-entropy from logits, batch size 32, 1438 training images, validation
+  on the other 359), steady state: the best epoch after the first.
+- `keras_linear`: the chapter-3 linear classifier through Keras,
+  `Sequential([Dense(1)])`, `compile(SGD(0.1), mse, binary_accuracy)`,
+  `fit(epochs=40, batch_size=2000)` on `data/linear_classifier/points.csv`,
+  end to end on a fresh model (building, tracing and compiling included).
 """
 import argparse
 import json
@@ -94,6 +106,47 @@ JAX_SIDE = textwrap.dedent(r'''
     print(json.dumps(out))
 ''')
 
+KERAS_SIDE = textwrap.dedent(r'''
+    import gzip, json, os, sys, time
+    os.environ["KERAS_BACKEND"] = "jax"   # before importing keras
+    import numpy as np
+    import keras
+    quick = "--quick" in sys.argv
+    root = sys.argv[1]
+    reps = 3 if quick else 10
+    out = {}
+
+    rows = np.loadtxt(gzip.open(os.path.join(root, "data/digits.csv.gz"), "rt"), delimiter=",", dtype=np.int32)
+    x = (rows[:, :64] / 16.0).astype(np.float32); y = rows[:, 64]
+    order = np.random.default_rng(0).permutation(len(y)); n_train = len(y) - round(0.2 * len(y))
+    xt, yt, xv, yv = x[order[:n_train]], y[order[:n_train]], x[order[n_train:]], y[order[n_train:]]
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(128, activation="relu"),
+                              keras.layers.Dropout(0.2), keras.layers.Dense(10)])
+    model.compile(keras.optimizers.Adam(1e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["sparse_categorical_accuracy"])
+    class EpochTimes(keras.callbacks.Callback):   # time between epoch ends, as the rjax side
+        def on_train_begin(self, logs=None):
+            self.last = time.perf_counter()
+        def on_epoch_end(self, epoch, logs=None):
+            now = time.perf_counter(); times.append(now - self.last); self.last = now
+    times = []
+    model.fit(xt, yt, batch_size=32, epochs=1 + reps, validation_data=(xv, yv), shuffle=True,
+              callbacks=[EpochTimes()], verbose=0)
+    out["digits_epoch"] = [min(times[1:]), "s"]
+
+    pts = np.loadtxt(os.path.join(root, "data/linear_classifier/points.csv"), delimiter=",", skiprows=1, dtype=np.float32)
+    px, py = pts[:, :2], pts[:, 2:]
+    def linear_fit():
+        m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        m.compile(keras.optimizers.SGD(0.1), "mean_squared_error", metrics=["binary_accuracy"])
+        t = time.perf_counter()
+        m.fit(px, py, epochs=40, batch_size=2000, shuffle=False, verbose=0)
+        return time.perf_counter() - t
+    out["keras_linear"] = [min(linear_fit() for _ in range(reps)), "s"]
+    print(json.dumps(out))
+''')
+
 # Units where a smaller figure is better: the ratio is JAX's over rjax's.
 LOWER_IS_BETTER = ("s (first call)", "us/op", "s")
 
@@ -112,6 +165,11 @@ def main():
     rjax_figures = json.loads(rjax.stdout.strip().splitlines()[-1])
     jax = subprocess.run([args.python, "-c", JAX_SIDE] + extra, check=True, capture_output=True, text=True)
     jax_figures = json.loads(jax.stdout.strip().splitlines()[-1])
+    keras = subprocess.run([args.python, "-c", KERAS_SIDE, root] + extra, capture_output=True, text=True)
+    if keras.returncode == 0:
+        jax_figures.update(json.loads(keras.stdout.strip().splitlines()[-1]))
+    else:
+        print("Keras workloads skipped (keras on the JAX backend failed):", keras.stderr.strip().splitlines()[-1:])
     print(f"{'workload':<16} {'rjax':>14} {'jax':>14}  {'unit':<16} {'ratio':>7}")
     ratios = []
     for name, (value, unit) in rjax_figures.items():

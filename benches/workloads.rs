@@ -5,8 +5,87 @@
 //! are steady-state (after a warm-up call), best of several repetitions,
 //! with buffers allocated by the runtime on each call.
 
+// The benchmarks use part of the examples' shared modules.
+#[allow(dead_code)]
+#[path = "../examples/common/digits.rs"]
+mod digits;
+#[allow(dead_code)]
+#[path = "../examples/common/linear.rs"]
+mod linear;
+
+use rjax::keras::callbacks::{Callback, CallbackContext, Logs};
+use rjax::keras::training::FitConfig;
 use rjax::prelude::*;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+/// A callback that records the wall time between the start of training and
+/// each epoch's end, and between consecutive epoch ends.
+#[derive(Debug, Default)]
+struct EpochTimes {
+    last: Option<Instant>,
+    times: Arc<Mutex<Vec<f64>>>,
+}
+
+impl Callback for EpochTimes {
+    fn on_train_begin(&mut self, _ctx: &mut CallbackContext) -> rjax::Result<()> {
+        self.last = Some(Instant::now());
+        Ok(())
+    }
+
+    fn on_epoch_end(&mut self, _: usize, _: &Logs, _: &mut CallbackContext) -> rjax::Result<()> {
+        let now = Instant::now();
+        if let (Some(last), Ok(mut times)) = (self.last, self.times.lock()) {
+            times.push((now - last).as_secs_f64());
+        }
+        self.last = Some(now);
+        Ok(())
+    }
+}
+
+/// Seconds per epoch of the digits MLP (`examples/digits_mlp.rs`: batch
+/// size 32, validation after each epoch), steady state: the best epoch
+/// after the first, which traces and compiles the steps.
+fn digits_epoch(reps: usize) -> rjax::Result<f64> {
+    let all = digits::load(&digits::default_path())?;
+    let (train, validation) = digits::split(&all, &random::key(0), 0.2);
+    let mut model = digits::mlp(0)?;
+    let times = Arc::new(Mutex::new(Vec::new()));
+    let timer = EpochTimes {
+        last: None,
+        times: Arc::clone(&times),
+    };
+    let config = FitConfig {
+        epochs: 1 + reps,
+        callbacks: vec![Box::new(timer)],
+        verbose: 0,
+        ..Default::default()
+    };
+    digits::fit(&mut model, &train, &validation, config)?;
+    let times = times.lock().map(|t| t.clone()).unwrap_or_default();
+    Ok(times.iter().skip(1).copied().fold(f64::INFINITY, f64::min))
+}
+
+/// Seconds for the chapter-3 linear classifier through Keras: a fresh
+/// `Sequential([Dense(1)])`, `compile(SGD(0.1), mse, binary_accuracy)` and
+/// `fit` for 40 epochs of one batch of 2000 points, end to end (tracing and
+/// compiling included); the best of `reps` runs.
+fn keras_linear(reps: usize) -> rjax::Result<f64> {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/linear_classifier/points.csv");
+    let data = linear::load_points(&path)?;
+    let init = (
+        jnp::zeros(&[2, 1], DType::F32),
+        jnp::zeros(&[1], DType::F32),
+    );
+    let mut best = f64::INFINITY;
+    for _ in 0..reps {
+        let t = Instant::now();
+        linear::train_keras(&data, &init, 40, 0.0, 0)?;
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    Ok(best)
+}
 
 /// Best wall time of `reps` runs of `f`, in seconds.
 fn best_of(reps: usize, mut f: impl FnMut()) -> f64 {
@@ -191,6 +270,14 @@ fn main() {
             f(&key);
         });
         results.push(("normal_16m".into(), n as f64 / t / 1e9, "Gsamples/s"));
+    }
+    match digits_epoch(reps) {
+        Ok(t) => results.push(("digits_epoch".into(), t, "s")),
+        Err(e) => eprintln!("digits_epoch: {e}"),
+    }
+    match keras_linear(reps) {
+        Ok(t) => results.push(("keras_linear".into(), t, "s")),
+        Err(e) => eprintln!("keras_linear: {e}"),
     }
     let body: Vec<String> = results
         .iter()

@@ -1,7 +1,8 @@
 //! [`Array`]: the immutable n-dimensional array handle users compute with.
 //!
-//! An `Array` is an `Arc` around either a concrete value (a host buffer on
-//! the CPU device) or a tracer belonging to a transformation. User code is
+//! An `Array` is an `Arc` around a concrete value (a host buffer, or a value
+//! committed to a device: see [`crate::device`]) or a tracer belonging to a
+//! transformation. User code is
 //! written once against `Array` and runs eagerly and under every
 //! transformation. Cloning is a reference-count bump.
 
@@ -15,8 +16,10 @@ pub struct Array(Arc<Repr>);
 
 /// What an [`Array`] holds.
 pub(crate) enum Repr {
-    /// A value in host memory.
+    /// A value in host memory, not committed to a device.
     Concrete(HostBuffer),
+    /// A value committed to a device (on a GPU, in its memory).
+    Placed(crate::device::Placed),
     /// A value known only abstractly, inside a transformation.
     Traced(Tracer),
 }
@@ -70,6 +73,10 @@ impl Array {
         Array::from_repr(Repr::Concrete(buffer))
     }
 
+    pub(crate) fn from_placed(placed: crate::device::Placed) -> Array {
+        Array::from_repr(Repr::Placed(placed))
+    }
+
     pub(crate) fn tracer(tag: TraceTag, aval: AVal, kind: TracerKind) -> Array {
         Array::from_repr(Repr::Traced(Tracer { tag, aval, kind }))
     }
@@ -113,21 +120,18 @@ impl Array {
     ///
     /// # Errors
     /// [`Error::Concretization`] when the array is a tracer.
-    pub fn into_buffer(self) -> Result<HostBuffer> {
-        match Arc::try_unwrap(self.0) {
-            Ok(Repr::Concrete(b)) => Ok(b),
-            Ok(Repr::Traced(t)) => Err(Error::Concretization {
-                op: "into_buffer".into(),
-                aval: t.aval.to_string(),
-            }),
-            Err(shared) => Array(shared).try_buffer("into_buffer").cloned(),
+    pub fn into_buffer(mut self) -> Result<HostBuffer> {
+        if let Some(Repr::Concrete(b)) = Arc::get_mut(&mut self.0) {
+            return Ok(std::mem::replace(b, HostBuffer::empty()));
         }
+        self.try_buffer("into_buffer").cloned()
     }
 
     /// The abstract value: dtype and shape.
     pub fn aval(&self) -> AVal {
         match self.repr() {
             Repr::Concrete(b) => b.aval(),
+            Repr::Placed(p) => p.aval().clone(),
             Repr::Traced(t) => t.aval.clone(),
         }
     }
@@ -136,6 +140,7 @@ impl Array {
     pub fn shape(&self) -> &[usize] {
         match self.repr() {
             Repr::Concrete(b) => b.shape(),
+            Repr::Placed(p) => &p.aval().shape,
             Repr::Traced(t) => &t.aval.shape,
         }
     }
@@ -144,6 +149,7 @@ impl Array {
     pub fn dtype(&self) -> DType {
         match self.repr() {
             Repr::Concrete(b) => b.dtype(),
+            Repr::Placed(p) => p.dtype(),
             Repr::Traced(t) => t.aval.dtype,
         }
     }
@@ -160,16 +166,54 @@ impl Array {
 
     /// True if this is a concrete value rather than a tracer.
     pub fn is_concrete(&self) -> bool {
-        matches!(self.repr(), Repr::Concrete(_))
+        matches!(self.repr(), Repr::Concrete(_) | Repr::Placed(_))
     }
 
-    /// The host buffer of a concrete array.
+    /// The device holding the array's data: the CPU for host arrays (also
+    /// those not committed to a device), the GPU for arrays moved there
+    /// with [`Array::to_device`] or computed there. A tracer reports the
+    /// CPU: inside a transformation, `jit` decides placement.
+    pub fn device(&self) -> crate::Device {
+        self.committed_device().unwrap_or(crate::Device::Cpu)
+    }
+
+    /// The device the array is committed to, if any (see [`crate::device`]).
+    pub(crate) fn committed_device(&self) -> Option<crate::Device> {
+        match self.repr() {
+            Repr::Placed(p) => Some(p.device()),
+            Repr::Concrete(_) | Repr::Traced(_) => None,
+        }
+    }
+
+    /// The array committed to `device`: on a GPU, its data copied into the
+    /// GPU's memory; on the CPU, its host data. Later `jit` calls run where
+    /// their committed arguments live (see [`crate::device`]). Inside a
+    /// transformation the array is returned as it is.
+    ///
+    /// # Example
+    /// ```
+    /// let x = rjax::Array::from_vec(vec![1.0f32, 2.0], &[2]).unwrap();
+    /// let y = x.to_device(&rjax::Device::Cpu).unwrap();
+    /// assert_eq!(y.device(), rjax::Device::Cpu);
+    /// ```
     ///
     /// # Errors
-    /// [`Error::Concretization`] when the array is a tracer, naming `op`.
+    /// [`Error::Device`] when the device does not exist (no CUDA driver,
+    /// no such GPU) or a copy to it fails.
+    pub fn to_device(&self, device: &crate::Device) -> Result<Array> {
+        crate::device::to_device(self, device)
+    }
+
+    /// The host buffer of a concrete array (for an array on a GPU, copied
+    /// back on first use and kept).
+    ///
+    /// # Errors
+    /// [`Error::Concretization`] when the array is a tracer, naming `op`;
+    /// [`Error::Device`] when copying from a GPU fails.
     pub fn try_buffer(&self, op: &str) -> Result<&HostBuffer> {
         match self.repr() {
             Repr::Concrete(b) => Ok(b),
+            Repr::Placed(p) => p.host(),
             Repr::Traced(t) => Err(Error::Concretization {
                 op: op.to_string(),
                 aval: t.aval.to_string(),
@@ -233,10 +277,30 @@ impl Array {
     }
 }
 
+/// The last handle of a large concrete array gives its storage to the
+/// recycled-storage cache ([`rjax_ir::pool`]), so the next program that
+/// needs storage of that size writes into memory that is already mapped.
+impl Drop for Array {
+    fn drop(&mut self) {
+        if let Some(Repr::Concrete(b)) = Arc::get_mut(&mut self.0) {
+            if rjax_ir::pool::worth_recycling(b.dtype(), b.data().len()) {
+                let b = std::mem::replace(b, HostBuffer::empty());
+                rjax_ir::pool::recycle(b.into_data());
+            }
+        }
+    }
+}
+
 impl std::fmt::Debug for Array {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.repr() {
             Repr::Concrete(_) => write!(f, "Array({self}, dtype={})", self.dtype()),
+            Repr::Placed(p) => write!(
+                f,
+                "Array({self}, dtype={}, device={})",
+                self.dtype(),
+                p.device()
+            ),
             Repr::Traced(t) => write!(f, "Traced<{}>", t.aval),
         }
     }

@@ -116,10 +116,12 @@ impl Trace for EvalTrace {
         args: &[Array],
         _loc: &'static Location<'static>,
     ) -> Result<Vec<Array>> {
+        let device = crate::device::placement(prim.name(), args)?;
         let buffers = args
             .iter()
             .map(|a| match a.repr() {
                 Repr::Concrete(b) => Ok(b),
+                Repr::Placed(p) => p.host(),
                 Repr::Traced(t) => Err(Error::op(
                     prim.name(),
                     format!(
@@ -131,6 +133,6 @@ impl Trace for EvalTrace {
             })
             .collect::<Result<Vec<&HostBuffer>>>()?;
         let outs = crate::eager::eval(prim, &buffers)?;
-        Ok(outs.into_iter().map(Array::from_buffer).collect())
+        crate::device::place_results(device, outs)
     }
 }

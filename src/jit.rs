@@ -22,6 +22,13 @@
 //! the kernel IR, Cranelift) the first time it runs eagerly. Programs the
 //! compiler does not handle yet (control flow) run on the reference
 //! interpreter; `RJAX_JIT_BACKEND=interp` forces that for every program.
+//!
+//! A call runs on the device its arguments are committed to, or on the
+//! default device (`RJAX_PLATFORM`) when none is; see [`crate::device`]. On
+//! a GPU the program is compiled to PTX and cuBLAS calls, arguments are
+//! copied to the GPU unless they live there, and results stay there.
+//! Programs the GPU backend cannot compile run on the host's reference
+//! interpreter, their results copied to the GPU.
 
 use crate::array::Array;
 use crate::core::{bind, current_trace};
@@ -29,8 +36,9 @@ use crate::jnp::or_panic;
 use crate::staging::{prune, trace_to_jaxpr};
 use crate::transforms::call::close;
 use crate::tree::{tree_leaves, tree_structure, Tree, TreeDef};
+use rjax_codegen::cuda::CudaExecutable;
 use rjax_codegen::{Device, Executable};
-use rjax_ir::{AVal, ClosedJaxpr, HostBuffer, Primitive, Result};
+use rjax_ir::{AVal, ClosedJaxpr, Error, HostBuffer, Primitive, Result};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -40,11 +48,15 @@ use std::sync::{Arc, OnceLock};
 struct Signature {
     structure: TreeDef,
     avals: Vec<AVal>,
+    device: Device,
 }
 
 impl Signature {
     /// Why `self` needed a new trace, compared with the previous signature.
     fn difference(&self, previous: &Signature) -> String {
+        if self.device != previous.device {
+            return format!("device changed from {} to {}", previous.device, self.device);
+        }
         if self.structure != previous.structure {
             return format!(
                 "argument structure changed from {} to {}",
@@ -64,13 +76,21 @@ impl Signature {
 /// output tree to rebuild results with.
 struct Entry<B> {
     jaxpr: Arc<ClosedJaxpr>,
-    executable: OnceLock<Option<Box<dyn Executable>>>,
+    executable: OnceLock<Result<Option<Compiled>>>,
     out_template: B,
 }
 
+/// A compiled program, for the device of its signature.
+enum Compiled {
+    /// For the CPU.
+    Cpu(Box<dyn Executable>),
+    /// For a GPU; runs on device buffers.
+    Cuda(Box<CudaExecutable>),
+}
+
 /// A call ready to run: the cache entry, the tracers the program captured
-/// (leading operands), and the argument leaves.
-type Prepared<B> = (Arc<Entry<B>>, Vec<Array>, Vec<Array>);
+/// (leading operands), the argument leaves, and the device.
+type Prepared<B> = (Arc<Entry<B>>, Vec<Array>, Vec<Array>, Device);
 
 /// Counters of a jitted function's tracing.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -131,9 +151,10 @@ impl<A: Tree, B: Tree, F: Fn(&A) -> B> Jit<A, B, F> {
     /// # Errors
     /// As described.
     pub fn try_call(&self, args: &A) -> Result<B> {
-        let (entry, lifted, leaves) = self.entry_for(args)?;
-        let outs = match self.executable(&entry, &lifted) {
-            Some(exe) => {
+        let (entry, lifted, leaves, device) = self.entry_for(args)?;
+        let outs = match self.executable(&entry, &lifted, device)? {
+            Some(Compiled::Cuda(exe)) => crate::device::run_cuda(exe, &leaves)?,
+            Some(Compiled::Cpu(exe)) => {
                 let buffers: Vec<&HostBuffer> = leaves
                     .iter()
                     .map(|a| a.try_buffer("jit"))
@@ -143,7 +164,7 @@ impl<A: Tree, B: Tree, F: Fn(&A) -> B> Jit<A, B, F> {
                     .map(Array::from_buffer)
                     .collect()
             }
-            None => self.run_uncompiled(&entry, lifted, leaves)?,
+            None => self.run_uncompiled(&entry, lifted, leaves, device)?,
         };
         crate::tree::tree_unflatten(&entry.out_template, outs)
     }
@@ -152,6 +173,7 @@ impl<A: Tree, B: Tree, F: Fn(&A) -> B> Jit<A, B, F> {
     /// whose storage nothing else references may be reused for an output
     /// (donation), saving the allocation and first touch of fresh memory.
     /// JAX needs `donate_argnums` for this; here passing by value says it.
+    /// (On a GPU nothing is donated yet.)
     ///
     /// # Panics
     /// With the error of [`Jit::try_call_donated`].
@@ -165,10 +187,11 @@ impl<A: Tree, B: Tree, F: Fn(&A) -> B> Jit<A, B, F> {
     /// # Errors
     /// As [`Jit::try_call`].
     pub fn try_call_donated(&self, args: A) -> Result<B> {
-        let (entry, lifted, leaves) = self.entry_for(&args)?;
+        let (entry, lifted, leaves, device) = self.entry_for(&args)?;
         drop(args);
-        let outs = match self.executable(&entry, &lifted) {
-            Some(exe) => {
+        let outs = match self.executable(&entry, &lifted, device)? {
+            Some(Compiled::Cuda(exe)) => crate::device::run_cuda(exe, &leaves)?,
+            Some(Compiled::Cpu(exe)) => {
                 let owned: Vec<HostBuffer> = leaves
                     .into_iter()
                     .map(Array::into_buffer)
@@ -178,18 +201,28 @@ impl<A: Tree, B: Tree, F: Fn(&A) -> B> Jit<A, B, F> {
                     .map(Array::from_buffer)
                     .collect()
             }
-            None => self.run_uncompiled(&entry, lifted, leaves)?,
+            None => self.run_uncompiled(&entry, lifted, leaves, device)?,
         };
         crate::tree::tree_unflatten(&entry.out_template, outs)
     }
 
     /// The cache entry for `args` (tracing if needed), the tracers it
-    /// captured, and the argument leaves.
+    /// captured, the argument leaves, and the device the call runs on (the
+    /// CPU under a transformation, where the program is only staged).
     fn entry_for(&self, args: &A) -> Result<Prepared<B>> {
         let leaves = tree_leaves(args);
+        let device = if current_trace().tag().is_some() {
+            Device::Cpu
+        } else {
+            match crate::device::placement("jit", &leaves)? {
+                Some(d) => d,
+                None => crate::device::try_default_device()?,
+            }
+        };
         let signature = Signature {
             structure: tree_structure(args),
             avals: leaves.iter().map(Array::aval).collect(),
+            device,
         };
         let cached = self.cache.borrow().get(&signature).cloned();
         let (entry, lifted) = match cached {
@@ -199,18 +232,28 @@ impl<A: Tree, B: Tree, F: Fn(&A) -> B> Jit<A, B, F> {
             }
             None => self.trace(args, signature)?,
         };
-        Ok((entry, lifted, leaves))
+        Ok((entry, lifted, leaves, device))
     }
 
     /// The compiled program, when the call runs eagerly and it compiles.
-    fn executable<'e>(&self, entry: &'e Entry<B>, lifted: &[Array]) -> Option<&'e dyn Executable> {
+    ///
+    /// # Errors
+    /// When the device cannot be used (see [`compile`]).
+    fn executable<'e>(
+        &self,
+        entry: &'e Entry<B>,
+        lifted: &[Array],
+        device: Device,
+    ) -> Result<Option<&'e Compiled>> {
         if current_trace().tag().is_some() || !lifted.is_empty() {
-            return None;
+            return Ok(None);
         }
         entry
             .executable
-            .get_or_init(|| compile(&entry.jaxpr))
-            .as_deref()
+            .get_or_init(|| compile(&entry.jaxpr, device))
+            .as_ref()
+            .map(Option::as_ref)
+            .map_err(Clone::clone)
     }
 
     /// Runs without a compiled program: binds `call` under a transformation,
@@ -220,9 +263,14 @@ impl<A: Tree, B: Tree, F: Fn(&A) -> B> Jit<A, B, F> {
         entry: &Entry<B>,
         lifted: Vec<Array>,
         leaves: Vec<Array>,
+        device: Device,
     ) -> Result<Vec<Array>> {
         if current_trace().tag().is_none() && lifted.is_empty() {
-            return execute(&entry.jaxpr, &leaves);
+            let outs = execute(&entry.jaxpr, &leaves)?;
+            return match device {
+                Device::Cpu => Ok(outs),
+                Device::Cuda(_) => outs.iter().map(|a| a.to_device(&device)).collect(),
+            };
         }
         let operands: Vec<Array> = lifted.into_iter().chain(leaves).collect();
         bind(
@@ -278,20 +326,34 @@ impl<A: Tree, B: Tree, F: Fn(&A) -> B> Jit<A, B, F> {
     }
 }
 
-/// Compiles a jaxpr for the CPU. Programs the compiler does not handle yet
-/// (control flow) run on the reference interpreter instead; so does every
-/// program when `RJAX_JIT_BACKEND=interp` is set.
-fn compile(jaxpr: &ClosedJaxpr) -> Option<Box<dyn Executable>> {
+/// Compiles a jaxpr for `device`. Programs the compiler does not handle yet
+/// (control flow) run on the reference interpreter instead (`Ok(None)`);
+/// so does every program when `RJAX_JIT_BACKEND=interp` is set.
+///
+/// # Errors
+/// [`rjax_ir::Error::Device`] when the device cannot be used (no driver,
+/// no such GPU, no cuBLAS, a module the driver rejects): those are not
+/// hidden behind the interpreter.
+fn compile(jaxpr: &ClosedJaxpr, device: Device) -> Result<Option<Compiled>> {
     if std::env::var("RJAX_JIT_BACKEND").is_ok_and(|v| v == "interp") {
-        return None;
+        crate::device::check_device(&device)?;
+        return Ok(None);
     }
-    match rjax_codegen::compile(jaxpr, &jaxpr.jaxpr.in_avals(), Device::Cpu) {
-        Ok(exe) => Some(exe),
+    let avals = jaxpr.jaxpr.in_avals();
+    let compiled = match device {
+        Device::Cpu => rjax_codegen::compile(jaxpr, &avals, Device::Cpu).map(Compiled::Cpu),
+        Device::Cuda(n) => {
+            rjax_codegen::cuda::compile_jaxpr(jaxpr, &avals, n).map(|e| Compiled::Cuda(Box::new(e)))
+        }
+    };
+    match compiled {
+        Ok(exe) => Ok(Some(exe)),
+        Err(e @ Error::Device { .. }) => Err(e),
         Err(e) => {
             if std::env::var_os("RJAX_LOG_COMPILES").is_some_and(|v| v != "0") {
                 eprintln!("rjax: not compiled ({e}); running on the reference interpreter");
             }
-            None
+            Ok(None)
         }
     }
 }

@@ -30,6 +30,7 @@ extern crate self as rjax;
 pub mod array;
 mod control_flow;
 pub mod core;
+pub mod device;
 mod display;
 mod eager;
 pub mod index;
@@ -45,6 +46,7 @@ pub mod transforms;
 pub mod tree;
 
 pub use array::Array;
+pub use device::{default_device, devices, try_default_device, Device};
 pub use jit::{jit, Jit, JitStats};
 pub use ops::WeakScalar;
 pub use rjax_ir::{DType, Error, Result};
@@ -71,3 +73,8 @@ pub mod prelude {
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// The guide `docs/chapter3.md`, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/chapter3.md")]
+struct Chapter3Doctests;

@@ -97,7 +97,9 @@ impl StagingTrace {
                 }
             },
             Repr::Concrete(b) if b.shape().is_empty() => Atom::Lit(b.data().get(0)),
-            Repr::Concrete(_) | Repr::Traced(_) => Atom::Var(self.const_var(array)),
+            Repr::Concrete(_) | Repr::Placed(_) | Repr::Traced(_) => {
+                Atom::Var(self.const_var(array))
+            }
         }
     }
 

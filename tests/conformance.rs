@@ -270,15 +270,15 @@ fn compare(actual: &Array, expected: &Tensor, rtol: f64, atol: f64) -> Result<f6
 }
 
 /// A case's inputs, tolerances and program.
-struct Case<'a> {
+pub(crate) struct Case<'a> {
     json: &'a Value,
-    inputs: Vec<Array>,
+    pub(crate) inputs: Vec<Array>,
     rtol: f64,
     atol: f64,
 }
 
 impl<'a> Case<'a> {
-    fn new(json: &'a Value) -> Case<'a> {
+    pub(crate) fn new(json: &'a Value) -> Case<'a> {
         let inputs = json["inputs"]
             .as_array()
             .expect("inputs")
@@ -295,7 +295,7 @@ impl<'a> Case<'a> {
         }
     }
 
-    fn program(&self) -> impl Fn(&Vec<Array>) -> Vec<Array> + '_ {
+    pub(crate) fn program(&self) -> impl Fn(&Vec<Array>) -> Vec<Array> + '_ {
         move |xs: &Vec<Array>| run_program(self.json, xs)
     }
 
@@ -345,7 +345,7 @@ fn catch<R>(f: impl FnOnce() -> R) -> Result<R, String> {
     })
 }
 
-fn scalar_output<'c>(case: &'c Case<'c>) -> impl Fn(&Vec<Array>) -> Array + 'c {
+pub(crate) fn scalar_output<'c>(case: &'c Case<'c>) -> impl Fn(&Vec<Array>) -> Array + 'c {
     let f = case.program();
     move |xs: &Vec<Array>| f(xs).swap_remove(0)
 }
@@ -431,7 +431,7 @@ fn requested_checks(case: &Value) -> Vec<&'static str> {
     checks
 }
 
-fn corpus_folders() -> Vec<PathBuf> {
+pub(crate) fn corpus_folders() -> Vec<PathBuf> {
     let mut folders = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/conformance")];
     if let Ok(extra) = std::env::var("RJAX_CONFORMANCE_DIR") {
         folders.extend(

@@ -18,20 +18,22 @@
 //! Control flow (`cond`, `while`, `scan`) compiles to program steps that
 //! run sub-programs as real loops and branches ([`control`]).
 //!
-//! [`compile`] runs this pipeline for the CPU ([`cpu`]); the GPU backend
-//! does not exist yet.
+//! [`compile`] runs this pipeline for the CPU ([`cpu`]) and for NVIDIA GPUs
+//! ([`ptx`] for the kernels, [`cuda`] for the runtime and cuBLAS).
 #![deny(missing_docs)]
 
 pub mod control;
 pub mod cpu;
+pub mod cuda;
 pub mod fusion;
 pub mod kernel;
 pub mod kernel_interp;
 pub mod lower;
 pub mod math;
 pub mod program;
+pub mod ptx;
 
-use rjax_ir::{AVal, ClosedJaxpr, Error, HostBuffer, Result};
+use rjax_ir::{AVal, ClosedJaxpr, HostBuffer, Result};
 
 /// Where an executable runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -40,6 +42,16 @@ pub enum Device {
     Cpu,
     /// An NVIDIA GPU, by ordinal.
     Cuda(usize),
+}
+
+impl std::fmt::Display for Device {
+    /// `cpu`, or `cuda:N`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Device::Cpu => write!(f, "cpu"),
+            Device::Cuda(n) => write!(f, "cuda:{n}"),
+        }
+    }
 }
 
 /// A compiled program: runs on buffers of the avals it was compiled for.
@@ -66,13 +78,16 @@ pub trait Executable: Send + Sync {
 
 /// Compiles `jaxpr` for inputs of `in_avals` on `device`.
 ///
-/// On the CPU: `fusion::plan` turns the jaxpr into a [`program::Program`],
-/// `math::expand` rewrites the transcendental operations of every kernel,
-/// and the Cranelift backend ([`cpu::compile_program`]) compiles the result.
+/// `fusion::plan` turns the jaxpr into a [`program::Program`] and
+/// `math::expand` rewrites the transcendental operations of every kernel;
+/// then the Cranelift backend ([`cpu::compile_program`]) or the CUDA
+/// runtime ([`cuda::compile_program`]) compiles the result. A CUDA
+/// executable used through this trait copies its arguments to the GPU and
+/// its results back; [`cuda::CudaExecutable::run_device`] keeps them there.
 ///
 /// # Errors
 /// What fusion or the backend reports for programs they cannot handle;
-/// [`Error::NotYetSupported`] for GPU devices.
+/// for a GPU, [`rjax_ir::Error::Device`] when there is no driver or no such device.
 pub fn compile(
     jaxpr: &ClosedJaxpr,
     in_avals: &[AVal],
@@ -80,9 +95,6 @@ pub fn compile(
 ) -> Result<Box<dyn Executable>> {
     match device {
         Device::Cpu => Ok(Box::new(cpu::compile_jaxpr(jaxpr, in_avals)?)),
-        Device::Cuda(_) => Err(Error::NotYetSupported {
-            prim: "call",
-            rule: "compile for cuda",
-        }),
+        Device::Cuda(n) => Ok(Box::new(cuda::compile_jaxpr(jaxpr, in_avals, n)?)),
     }
 }

@@ -221,6 +221,14 @@ impl HostBuffer {
         HostBuffer::new(T::into_data(values), shape)
     }
 
+    /// An empty buffer of shape `[0]`; allocates nothing.
+    pub fn empty() -> HostBuffer {
+        HostBuffer {
+            shape: Shape::from_slice(&[0]),
+            data: Data::Bool(Vec::new()),
+        }
+    }
+
     /// A rank-0 buffer.
     pub fn scalar(value: Scalar) -> HostBuffer {
         HostBuffer {

@@ -65,9 +65,74 @@ pub enum Error {
     /// A jaxpr failed verification; the text shows each problem inline.
     #[error("jaxpr verification failed:\n{0}")]
     Verify(String),
+    /// Reading or writing a file failed (`save_weights`, `load_weights`).
+    #[error("{op}: {path}: {message}")]
+    Io {
+        /// Operation (`save_weights`, `load_weights`).
+        op: &'static str,
+        /// The file.
+        path: String,
+        /// What went wrong, as the operating system or the format reader
+        /// said it.
+        message: String,
+    },
+    /// Saved weights do not fit the model they are loaded into: a name is
+    /// missing or extra, or a shape or dtype differs.
+    #[error("{op}: {message}")]
+    WeightsMismatch {
+        /// Operation (`load_weights`, `set_weights`).
+        op: &'static str,
+        /// Which weights differ and how.
+        message: String,
+    },
+    /// A device is unavailable, the arguments of one call live on
+    /// different devices, or an operation on a device failed. `device`
+    /// names the device or platform (`cuda`, `cuda:0`, `cpu`).
+    #[error("{device}: {message}")]
+    Device {
+        /// What went wrong, for programs that branch on it.
+        kind: DeviceErrorKind,
+        /// The device or platform concerned.
+        device: String,
+        /// What happened and, where there is one, what to do about it.
+        message: String,
+    },
+}
+
+/// The kinds of [`Error::Device`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DeviceErrorKind {
+    /// The CUDA driver library (`libcuda`) could not be loaded, or the
+    /// driver failed to initialise: no usable NVIDIA driver.
+    NoDriver,
+    /// A CUDA library besides the driver (cuBLAS) could not be loaded.
+    NoLibrary,
+    /// The driver is present but has no device, or not the one asked for.
+    NoDevice,
+    /// The arguments of one call live on different devices.
+    Mismatch,
+    /// `RJAX_PLATFORM` names no platform rjax knows.
+    UnknownPlatform,
+    /// A device operation (allocation, copy, module load, kernel launch,
+    /// cuBLAS call) failed, or a program uses something the device backend
+    /// cannot run.
+    Failed,
 }
 
 impl Error {
+    /// Shorthand for [`Error::Device`].
+    pub fn device(
+        kind: DeviceErrorKind,
+        device: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Error {
+        Error::Device {
+            kind,
+            device: device.into(),
+            message: message.into(),
+        }
+    }
+
     /// Shorthand for [`Error::Op`].
     pub fn op(op: impl Into<String>, message: impl Into<String>) -> Error {
         Error::Op {

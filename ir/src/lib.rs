@@ -29,6 +29,7 @@ pub mod error;
 pub mod interp;
 pub mod jaxpr;
 pub mod passes;
+pub mod pool;
 pub mod primitive;
 pub mod printer;
 pub mod shape;

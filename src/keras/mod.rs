@@ -8,7 +8,13 @@
 //! `evaluate` and `predict`, optimizers, losses, metrics and callbacks, and
 //! weights saved as safetensors.
 
+pub mod callbacks;
+pub mod initializers;
 pub mod layers;
 pub mod losses;
 pub mod metrics;
+pub mod models;
 pub mod optimizers;
+pub mod saving;
+pub mod schedules;
+pub mod training;

@@ -1,6 +1,39 @@
 //! Optimizers as pure `init`/`update` functions over the trainable weights.
+//!
+//! An optimizer's state is a flat list of arrays: first the number of
+//! updates applied so far (an `i32` scalar, so that learning-rate
+//! [schedules](crate::keras::schedules) are evaluated inside a jitted step),
+//! then its per-weight buffers. Every update follows Keras 3's formulas,
+//! with `lr` the learning rate at the current step `t` (0 for the first
+//! update) and `g` the gradient:
+//!
+//! - [`SGD`]: without momentum `p -= lr g`; with momentum `m`,
+//!   `v = m v - lr g; p += v`, and with Nesterov `p += m v - lr g` (with the
+//!   new `v`).
+//! - [`RMSprop`]: `a = rho a + (1 - rho) g^2`; the step is
+//!   `lr g / sqrt(a + eps)` (centered: `a - mg^2 + eps` with `mg = rho mg +
+//!   (1 - rho) g`); with momentum `m`, `b = m b + step; p -= b`, else
+//!   `p -= step`.
+//! - [`Adam`]: `m += (g - m)(1 - b1)`, `v += (g^2 - v)(1 - b2)`, `p -= m
+//!   alpha / (sqrt(v) + eps)` with `alpha = lr sqrt(1 - b2^(t+1)) / (1 -
+//!   b1^(t+1))` (epsilon outside the square root, as Keras); with AMSGrad
+//!   `vhat = max(vhat, v)` replaces `v` in the step.
+//! - [`AdamW`]: first `p -= p wd lr` (decoupled weight decay), then Adam.
+//!
+//! [`TreeOptimizer`] applies any optimizer to a whole [`Tree`] of
+//! parameters, for hand-written training loops.
 
-use crate::Array;
+mod adam;
+mod rmsprop;
+mod sgd;
+
+pub use adam::{Adam, AdamW};
+pub use rmsprop::RMSprop;
+pub use sgd::SGD;
+
+pub use crate::keras::schedules::LearningRate;
+use crate::{tree_leaves, tree_unflatten, Array, DType, Tree};
+use rjax_ir::{Error, Result};
 
 /// An optimizer: pure functions from (weights, gradients, state) to new
 /// weights and state, so a whole training step can be jitted.
@@ -17,4 +50,158 @@ pub trait Optimizer: Send + Sync + std::fmt::Debug {
         grads: &[Array],
         state: &[Array],
     ) -> (Vec<Array>, Vec<Array>);
+}
+
+/// Applying an optimizer to any [`Tree`] of parameters (implemented for
+/// every [`Optimizer`]).
+///
+/// # Example
+/// ```
+/// use rjax::keras::optimizers::{TreeOptimizer, SGD};
+/// use rjax::{grad, Array};
+/// let params = (Array::scalar(1.0f32), vec![Array::scalar(2.0f32)]);
+/// let opt = SGD::new(0.5);
+/// let state = opt.init_tree(&params);
+/// let g = grad(|p: &(Array, Vec<Array>)| (&p.0 * &p.1[0]).sum())(&params);
+/// let (params, _state) = opt.update_tree(&params, &g, &state).unwrap();
+/// assert_eq!(params.0.item::<f32>().unwrap(), 0.0); // 1 - 0.5 * 2
+/// assert_eq!(params.1[0].item::<f32>().unwrap(), 1.5); // 2 - 0.5 * 1
+/// ```
+pub trait TreeOptimizer {
+    /// The optimizer state for the leaves of `params`.
+    fn init_tree<T: Tree>(&self, params: &T) -> Vec<Array>;
+
+    /// One update of the tree `params` with gradients `grads` (a tree of
+    /// the same structure). Errors if the two trees have different numbers
+    /// of leaves or the state does not belong to `params`.
+    fn update_tree<T: Tree>(
+        &self,
+        params: &T,
+        grads: &T,
+        state: &[Array],
+    ) -> Result<(T, Vec<Array>)>;
+}
+
+impl<O: Optimizer + ?Sized> TreeOptimizer for O {
+    fn init_tree<T: Tree>(&self, params: &T) -> Vec<Array> {
+        self.init(&tree_leaves(params))
+    }
+
+    fn update_tree<T: Tree>(
+        &self,
+        params: &T,
+        grads: &T,
+        state: &[Array],
+    ) -> Result<(T, Vec<Array>)> {
+        let p = tree_leaves(params);
+        let g = tree_leaves(grads);
+        if p.len() != g.len() {
+            let message = format!(
+                "the parameters have {} leaves but the gradients have {}",
+                p.len(),
+                g.len()
+            );
+            return Err(Error::op("update_tree", message));
+        }
+        let expected = self.init(&p).len();
+        if state.len() != expected {
+            let message = format!(
+                "the state has {} arrays but this optimizer keeps {} for these parameters",
+                state.len(),
+                expected
+            );
+            return Err(Error::op("update_tree", message));
+        }
+        let (new_params, new_state) = self.update(&p, &g, state);
+        Ok((tree_unflatten(params, new_params)?, new_state))
+    }
+}
+
+/// The initial step counter of every optimizer's state.
+fn zero_step() -> Array {
+    Array::scalar(0i32)
+}
+
+/// Zero buffers shaped like each parameter.
+fn zeros_like_all(params: &[Array]) -> Vec<Array> {
+    params.iter().map(crate::jnp::zeros_like).collect()
+}
+
+/// Checks the argument lengths of an update and splits off the step
+/// counter: returns `(step, buffers)`. `slots` is the number of buffers per
+/// parameter. Panics (a programmer error) when the lists do not fit.
+fn split_state<'a>(
+    name: &str,
+    params: &[Array],
+    grads: &[Array],
+    state: &'a [Array],
+    slots: usize,
+) -> (&'a Array, &'a [Array]) {
+    assert_eq!(
+        params.len(),
+        grads.len(),
+        "{name}.update: {} parameters but {} gradients",
+        params.len(),
+        grads.len()
+    );
+    let expected = 1 + slots * params.len();
+    assert_eq!(
+        state.len(),
+        expected,
+        "{name}.update: state of {} arrays, expected {expected} for {} parameters",
+        state.len(),
+        params.len()
+    );
+    (&state[0], &state[1..])
+}
+
+/// The learning rate at `step` in each parameter's dtype, computed once
+/// per dtype.
+struct RateCache<'a> {
+    rate: &'a LearningRate,
+    step: &'a Array,
+    cache: Vec<(DType, Array)>,
+}
+
+impl<'a> RateCache<'a> {
+    fn new(rate: &'a LearningRate, step: &'a Array) -> Self {
+        RateCache {
+            rate,
+            step,
+            cache: Vec::new(),
+        }
+    }
+
+    /// The rate as a rank-0 array of `like`'s dtype.
+    fn get(&mut self, like: &Array) -> Array {
+        let dtype = like.dtype();
+        if let Some((_, rate)) = self.cache.iter().find(|(d, _)| *d == dtype) {
+            return rate.clone();
+        }
+        let rate = self.rate.at(self.step, dtype);
+        self.cache.push((dtype, rate.clone()));
+        rate
+    }
+}
+
+/// Returns the optimizer Keras names `name` (`"sgd"`, `"rmsprop"`,
+/// `"adam"`, `"adamw"`, case-insensitive) with Keras' default settings.
+///
+/// # Example
+/// ```
+/// use rjax::keras::optimizers;
+/// assert!(optimizers::get("adam").is_ok());
+/// assert!(optimizers::get("adagrad").is_err());
+/// ```
+pub fn get(name: &str) -> Result<Box<dyn Optimizer>> {
+    match name.to_ascii_lowercase().as_str() {
+        "sgd" => Ok(Box::new(SGD::new(0.01))),
+        "rmsprop" => Ok(Box::new(RMSprop::new(0.001))),
+        "adam" => Ok(Box::new(Adam::new(0.001))),
+        "adamw" => Ok(Box::new(AdamW::new(0.001))),
+        _ => Err(Error::op(
+            "optimizers::get",
+            format!("unknown optimizer {name:?}; known: sgd, rmsprop, adam, adamw"),
+        )),
+    }
 }

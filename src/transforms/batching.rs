@@ -87,7 +87,7 @@ impl BatchTrace {
                     panic!("internal error: a jvp tracer carries a batch tag")
                 }
             },
-            Repr::Concrete(_) | Repr::Traced(_) => (array.clone(), None),
+            Repr::Concrete(_) | Repr::Placed(_) | Repr::Traced(_) => (array.clone(), None),
         }
     }
 }

@@ -62,7 +62,7 @@ impl JvpTrace {
                 TracerKind::Staged { .. } => panic!("internal error: staged tracer with a jvp tag"),
                 TracerKind::Batch { .. } => panic!("internal error: batch tracer with a jvp tag"),
             },
-            Repr::Concrete(_) | Repr::Traced(_) => (array.clone(), None),
+            Repr::Concrete(_) | Repr::Placed(_) | Repr::Traced(_) => (array.clone(), None),
         }
     }
 }

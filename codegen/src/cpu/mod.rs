@@ -32,7 +32,7 @@
 mod control;
 mod env;
 mod hoist;
-mod plan;
+pub(crate) mod plan;
 mod runtime;
 mod simd;
 mod translate;
@@ -342,7 +342,7 @@ fn check_index(
 }
 
 /// Checks the program's buffers and steps against each other and `in_avals`.
-fn validate_program(program: &Program, in_avals: &[AVal]) -> Result<()> {
+pub(crate) fn validate_program(program: &Program, in_avals: &[AVal]) -> Result<()> {
     for (i, pb) in program.buffers.iter().enumerate() {
         match &pb.source {
             BufferSource::Argument(a) => {

@@ -196,7 +196,8 @@ impl CpuExecutable {
     }
 
     /// A fresh vector for output vector `k`: zero-filled, or, when its
-    /// first writer writes all of it, empty with the needed capacity (its
+    /// first writer writes all of it, empty with the needed capacity, drawn
+    /// from the recycled-storage cache ([`rjax_ir::pool`]) when it can be (its
     /// length is set once the steps have run, see [`set_output_lens`]).
     /// Skipping the fill saves a pass over memory (a `memset` of heap
     /// blocks that glibc's `calloc` cannot prove zero).
@@ -204,15 +205,9 @@ impl CpuExecutable {
         let (dtype, shape) = &self.buffers[self.plan.fresh[k].0 as usize];
         let n = num_elements(shape);
         if !self.plan.fresh_written[k] {
-            return Data::filled(Scalar::zero(*dtype), n);
+            return rjax_ir::pool::take_filled(Scalar::zero(*dtype), n);
         }
-        match dtype {
-            DType::F32 => Data::F32(Vec::with_capacity(n)),
-            DType::F64 => Data::F64(Vec::with_capacity(n)),
-            DType::I32 => Data::I32(Vec::with_capacity(n)),
-            DType::U32 => Data::U32(Vec::with_capacity(n)),
-            DType::Bool => Data::Bool(Vec::with_capacity(n)),
-        }
+        rjax_ir::pool::take_empty(*dtype, n)
     }
 
     /// Runs the steps with the given argument addresses and output vectors;

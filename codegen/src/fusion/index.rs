@@ -78,6 +78,11 @@ impl Emitter<'_> {
                 Ok(self.let_(ty, Expr::Unary(op, a)))
             }
             L::Binary(op) => {
+                if let Some((cheap, k)) = unsigned_power_of_two(op, ty, &ins[1]) {
+                    let a = self.elem(&ins[0], coords)?;
+                    let k = self.scalar(Scalar::U32(k));
+                    return Ok(self.bin(ty, cheap, a, k));
+                }
                 let (a, b) = (self.elem(&ins[0], coords)?, self.elem(&ins[1], coords)?);
                 Ok(self.bin(ty, op, a, b))
             }
@@ -374,5 +379,23 @@ impl Emitter<'_> {
         c.push(k);
         c.extend_from_slice(&coords[axis + ri..]);
         self.eval_atom(&ins[0], &c)
+    }
+}
+
+/// `x / 2^k` and `x % 2^k` on `u32` as a shift and a mask (exact for
+/// unsigned values, and vectorisable where integer division is not): the
+/// cheaper operation and its constant operand, for a literal power-of-two
+/// divisor.
+fn unsigned_power_of_two(op: BinaryOp, ty: ScalarType, divisor: &Atom) -> Option<(BinaryOp, u32)> {
+    let Atom::Lit(Scalar::U32(d)) = divisor else {
+        return None;
+    };
+    if ty != ScalarType::U32 || !d.is_power_of_two() {
+        return None;
+    }
+    match op {
+        BinaryOp::Div => Some((BinaryOp::ShrLogical, d.trailing_zeros())),
+        BinaryOp::Rem => Some((BinaryOp::And, d - 1)),
+        _ => None,
     }
 }

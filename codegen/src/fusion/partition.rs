@@ -102,6 +102,27 @@ fn expensive(g: &Graph, i: usize, class: Class) -> bool {
     class == Class::Reduction || costly_op
 }
 
+/// True when every consumer of `v` is elementwise over `v`'s own shape:
+/// they then land in one loop nest at the same coordinates, where the
+/// emitter computes `v` once and reuses it (its memo), so sharing `v` needs
+/// no buffer. (`log` feeding both a polynomial and a comparison, as in
+/// `random::normal`, stays in registers instead of a round trip through
+/// memory.)
+fn shared_in_one_pass(g: &Graph, v: Var) -> bool {
+    let shape = &g.aval(v).shape;
+    g.consumers[v.index()].iter().all(|&i| {
+        let elementwise = matches!(
+            lowering(&g.jaxpr.eqns[i].prim),
+            Ok(Lowering::Unary(_)
+                | Lowering::Binary(_)
+                | Lowering::Select
+                | Lowering::Convert(_)
+                | Lowering::Identity)
+        );
+        elementwise && &g.aval(g.out_var(i)).shape == shape
+    })
+}
+
 /// The domain (loop nest shape) of the kernel computing root `v`: the
 /// operand's shape for `reduce_*`, the value's shape otherwise.
 pub(super) fn domain(g: &Graph, v: Var) -> Vec<usize> {
@@ -159,7 +180,7 @@ pub(super) fn partition(g: &Graph, hints: &Hints) -> Result<Parts> {
             }
         }
         (costly[v.index()], size[v.index()]) = (c, s);
-        if g.uses[v.index()] >= 2 && (c || s > MAX_SHARED_EXPR) {
+        if g.uses[v.index()] >= 2 && (c || s > MAX_SHARED_EXPR) && !shared_in_one_pass(g, v) {
             mat[v.index()] = true;
         }
     }

@@ -5,8 +5,8 @@
 use super::harness::{av, build, check, check_with, eqn, lit, random, v, Rng};
 use rjax_codegen::fusion::plan;
 use rjax_ir::{
-    Atom, ClosedJaxpr, DType, Error, HostBuffer, JaxprBuilder, Primitive as P, Scalar, ScatterKind,
-    Var, PRIMITIVE_NAMES,
+    Atom, ClosedJaxpr, DType, Data, Error, HostBuffer, JaxprBuilder, Primitive as P, Scalar,
+    ScatterKind, Var, PRIMITIVE_NAMES,
 };
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -139,6 +139,25 @@ fn binary_cases() -> Vec<Case> {
                 format!("{} {d}", p.name()),
                 single(p.clone(), &[(d, &[]), (d, &[6])]),
             ));
+        }
+    }
+    // Unsigned division and remainder by a literal power of two compile to
+    // a shift and a mask; 3 keeps the general path in the comparison.
+    let mut rng = Rng::new(11);
+    let mut wide: Vec<u32> = vec![0, 1, 2, 3, 511, 512, 513, (1 << 31) - 1, 1 << 31, u32::MAX];
+    wide.extend((0..57).map(|_| rng.next() as u32));
+    let n = wide.len();
+    let wide = HostBuffer::new(Data::U32(wide), &[n]).expect("u32 inputs");
+    for d in [1u32, 2, 512, 1 << 31, 3] {
+        for p in [P::Div, P::Rem] {
+            let mut c = case(
+                format!("{} u32 by literal {d}", p.name()),
+                build(&[av(U32, &[n])], |b, xs| {
+                    vec![v(eqn(b, p.clone(), &[v(xs[0]), Atom::Lit(Scalar::U32(d))]))]
+                }),
+            );
+            c.args = Some(vec![wide.clone()]);
+            out.push(c);
         }
     }
     out.push(case(

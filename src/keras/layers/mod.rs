@@ -1,4 +1,5 @@
-//! Layers: the [`Layer`] trait and the built-in layers.
+//! Layers: the [`Layer`] trait and the built-in layers, and the merge
+//! layers of the functional API ([`MergeLayer`]: `Add`, `Concatenate`, ...).
 //!
 //! A layer is configuration (units, activation, rates, ...) plus the shapes
 //! it learned when it was built; its weights live outside it, in the model,
@@ -6,6 +7,22 @@
 
 use crate::Array;
 use rjax_ir::Result;
+
+mod activation;
+mod dense;
+mod dropout;
+mod embedding;
+mod merge;
+mod normalization;
+mod reshape;
+
+pub use activation::{Activation, ActivationFn, IntoActivation};
+pub use dense::Dense;
+pub use dropout::Dropout;
+pub use embedding::Embedding;
+pub use merge::{Add, Average, Concatenate, Maximum, MergeLayer, Multiply, Subtract};
+pub use normalization::{BatchNormalization, LayerNormalization};
+pub use reshape::{Flatten, Reshape};
 
 /// One weight a layer creates in [`Layer::build`].
 #[derive(Clone, Debug)]
