@@ -336,7 +336,7 @@ fn kernels_of(jaxpr: &rjax_ir::ClosedJaxpr) -> Vec<Kernel> {
         .into_iter()
         .filter_map(|s| match s {
             Step::Kernel { kernel, .. } => Some(kernel),
-            Step::Gemm(_) => None,
+            Step::Gemm(_) | Step::Control(_) => None,
         })
         .collect()
 }
