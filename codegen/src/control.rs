@@ -31,10 +31,12 @@
 //! Loops are real loops: the trip count never reaches the compiler, so
 //! compile time does not depend on it. Every executor supports these
 //! steps: the kernel interpreter (`kernel_interp`, by running the
-//! sub-programs on host buffers) and the Cranelift runtime (`cpu`, whose
+//! sub-programs on host buffers), the Cranelift runtime (`cpu`, whose
 //! kernels of every nesting level go into the executable's one JIT module
 //! and whose sub-programs run with their own memory plans on raw buffer
-//! addresses, allocation-free per iteration).
+//! addresses, allocation-free per iteration) and the CUDA runtime (`cuda`:
+//! the loop runs on the host and launches the bodies' kernels; unverified
+//! on a GPU so far).
 
 use crate::program::{BufferRef, Program, Step};
 
