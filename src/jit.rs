@@ -19,9 +19,11 @@
 //! traced, with the reason.
 //!
 //! The staged program is compiled by `rjax-codegen` (fusion into kernels,
-//! the kernel IR, Cranelift) the first time it runs eagerly. Programs the
-//! compiler does not handle yet (control flow) run on the reference
-//! interpreter; `RJAX_JIT_BACKEND=interp` forces that for every program.
+//! the kernel IR, Cranelift; control flow as real loops and branches) the
+//! first time it runs eagerly. A program the compiler rejects (a primitive
+//! without a lowering, such as `custom_lin`) runs on the reference
+//! interpreter, with a line on stderr under `RJAX_LOG_COMPILES`;
+//! `RJAX_JIT_BACKEND=interp` forces the interpreter for every program.
 //!
 //! A call runs on the device its arguments are committed to, or on the
 //! default device (`RJAX_PLATFORM`) when none is; see [`crate::device`]. On
@@ -326,8 +328,9 @@ impl<A: Tree, B: Tree, F: Fn(&A) -> B> Jit<A, B, F> {
     }
 }
 
-/// Compiles a jaxpr for `device`. Programs the compiler does not handle yet
-/// (control flow) run on the reference interpreter instead (`Ok(None)`);
+/// Compiles a jaxpr for `device`. Programs the compiler does not handle (a
+/// primitive without a lowering) run on the reference interpreter instead
+/// (`Ok(None)`);
 /// so does every program when `RJAX_JIT_BACKEND=interp` is set.
 ///
 /// # Errors

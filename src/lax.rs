@@ -17,8 +17,10 @@
 //! ```
 //!
 //! Like everything in rjax, these work eagerly and under every
-//! transformation. Control flow (`cond`, `while_loop`, `scan`) is not here
-//! yet.
+//! transformation. Structured control flow ([`cond`], [`switch`],
+//! [`while_loop`], [`fori_loop`], [`scan`]) takes the branches and loop
+//! bodies as closures, traced once each into the jaxprs of one `cond`,
+//! `while` or `scan` primitive.
 
 use crate::array::Array;
 use crate::core::bind1;
@@ -26,6 +28,11 @@ use crate::jnp::fallible;
 use rjax_ir::{DType, Primitive, Result, Shape};
 
 pub use rjax_ir::ScatterKind;
+
+pub use crate::control_flow::{
+    cond, fori_loop, fori_loop_dynamic, scan, switch, try_cond, try_fori_loop,
+    try_fori_loop_dynamic, try_scan, try_switch, try_while_loop, while_loop, ScanOptions,
+};
 
 /// Binds a one-operand primitive.
 #[track_caller]

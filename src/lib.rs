@@ -28,6 +28,7 @@
 extern crate self as rjax;
 
 pub mod array;
+mod control_flow;
 pub mod core;
 pub mod device;
 mod display;

@@ -13,7 +13,10 @@
 //! is one of its tracers runs on the parent trace instead of being staged,
 //! so under a jvp trace the primal computation is evaluated while the
 //! tangent computation is staged — JAX's linearize. One type rather than
-//! two, because the two differ in that single decision.
+//! two, because the two differ in that single decision. Higher-order
+//! primitives with both known and unknown operands are split rather than
+//! staged whole: `call` (`transforms::call`), `cond` and `scan`
+//! (`transforms::control_flow_partial_eval`, which also rejects `while`).
 
 use crate::array::{Array, Repr, TracerKind};
 use crate::core::{with_trace, Trace, TraceTag};
@@ -148,6 +151,17 @@ impl Trace for StagingTrace {
                 return crate::transforms::call::partial_eval_call(
                     self, parent, jaxpr, name, args, loc,
                 );
+            }
+            if owned < args.len() {
+                // Control flow (cond, scan) is split the same way; a while
+                // loop with unknown operands is an error.
+                if let Some(outs) =
+                    crate::transforms::control_flow_partial_eval::partial_eval_control_flow(
+                        self, parent, prim, args, loc,
+                    )
+                {
+                    return outs;
+                }
             }
         }
         self.stage(prim, args, loc)

@@ -8,7 +8,8 @@
 //!    `<vjp(ct), t> == <ct, jvp(t)>`; linear entries must have
 //!    `jvp(f, x, t) == f(t)`; piecewise-constant and non-float entries (and
 //!    `stop_gradient`) must have zero derivatives; `custom_vjp` entries are
-//!    reverse-only; control flow without rules must fail with
+//!    reverse-only; `while` is forward-only (reverse mode must fail,
+//!    pointing to `scan`); entries without a rule must fail with
 //!    `NotYetSupported`. Every builder must stage its primitive.
 //! 2. **Random programs**: proptest generates 1–6 steps drawn from the
 //!    table's shape-generic entries (unary, binary, reductions, shape ops),
@@ -129,6 +130,10 @@ fn check_case(case: &OpCase, xs: &[Array], rng: &mut Rng) -> Result<(), String> 
         }
         Kind::StopsGradient(_) => check_zero_derivative(case, xs, &y, rng, false),
         Kind::ReverseOnly(_) => check_reverse_only(case, xs, &y, rng),
+        Kind::ForwardOnly(_) => {
+            check_jvp(case, xs, &y, rng)?;
+            check_no_reverse_mode(case, xs)
+        }
         Kind::NotYetSupported {
             error_prim,
             reference,
@@ -317,6 +322,24 @@ fn check_reverse_only(case: &OpCase, xs: &[Array], y: &Array, rng: &mut Rng) -> 
         Ok(())
     } else {
         Err(format!("unexpected forward-mode error: {message}"))
+    }
+}
+
+/// `vjp` of a forward-only entry fails, with an error that points to
+/// `scan`.
+fn check_no_reverse_mode(case: &OpCase, xs: &[Array]) -> Result<(), String> {
+    let reverse = catch_unwind(AssertUnwindSafe(|| {
+        try_vjp(as_fn(case), &xs.to_vec()).map(|_| ())
+    }));
+    let message = match reverse {
+        Ok(Ok(())) => return Err("vjp of a forward-only entry succeeded".into()),
+        Ok(Err(e)) => e.to_string(),
+        Err(payload) => panic_text(&payload),
+    };
+    if message.contains("scan") {
+        Ok(())
+    } else {
+        Err(format!("unexpected reverse-mode error: {message}"))
     }
 }
 

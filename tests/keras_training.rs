@@ -5,7 +5,8 @@
 mod keras_util;
 
 use keras_util::{
-    affine, arr, assert_close, lcg_values, vals, LabelChecking, MaeMetric, Mse, PlainSgd, Recorder,
+    affine, arr, assert_close, lcg_values, vals, weight_names, LabelChecking, MaeMetric, Mse,
+    PlainSgd, Recorder,
 };
 use rjax::keras::callbacks::EarlyStopping;
 use rjax::keras::initializers::Initializer;
@@ -423,12 +424,7 @@ fn batch_normalization_statistics_update_inside_the_training_step() {
     model
         .fit(&arr(&xs, &[n, 3]), &arr(&ys, &[n, 1]), config)
         .unwrap();
-    let names: Vec<String> = model
-        .weight_info()
-        .unwrap()
-        .into_iter()
-        .map(|w| w.name)
-        .collect();
+    let names = weight_names(&model);
     assert_eq!(
         names[4..],
         [

@@ -6,8 +6,8 @@
 //!    per primitive): each entry is vmapped with several `in_axes` (all 0,
 //!    all last, each operand shared in turn) and compared with a loop,
 //!    eagerly and under `jit`; per-example gradients (`vmap(grad)`) and
-//!    `grad(vmap)` are compared with loops of `grad`. Control flow without
-//!    batching rules must fail with `NotYetSupported`.
+//!    `grad(vmap)` are compared with loops of `grad` (except for entries
+//!    without reverse mode).
 //! 2. **Per-example indices and keys**, which the table keeps constant:
 //!    `gather`, `scatter` (every kind, duplicates, out-of-range indices),
 //!    `dynamic_slice`, `dynamic_update_slice`, `pad` with a per-example
@@ -32,7 +32,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 use rjax::core::bind1;
 use rjax::lax::{self, ScatterKind};
-use rjax::{grad, jit, jnp, try_vmap_axes, vmap, vmap_axes, Array, DType, Error};
+use rjax::{grad, jit, jnp, try_vmap_axes, vmap, vmap_axes, Array, DType};
 use rjax_ir::{Primitive, Shape, PRIMITIVE_NAMES};
 use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -60,11 +60,6 @@ fn variants(n: usize) -> Vec<Vec<Option<isize>>> {
         }
     }
     v
-}
-
-/// The entries whose primitive has no batching rule yet.
-fn unbatchable(case: &OpCase) -> bool {
-    matches!(case.name, "cond" | "while" | "scan")
 }
 
 /// Batched inputs for `in_axes` from per-example operands.
@@ -95,26 +90,6 @@ fn check_case(ci: usize, case: &'static OpCase) -> Result<(), String> {
     for in_axes in variants(n) {
         let xs = batch_inputs(&examples, &in_axes);
         let f = move |v: &Vec<Array>| run(case, v);
-        if unbatchable(case) {
-            // The builder's error, kept while vmap gets a placeholder result.
-            let error = std::cell::RefCell::new(None);
-            let keep = |v: &Vec<Array>| {
-                (case.build)(v).unwrap_or_else(|e| {
-                    *error.borrow_mut() = Some(e);
-                    v[0].clone()
-                })
-            };
-            try_vmap_axes(keep, in_axes.clone(), vec![Some(0)])(&xs)
-                .map_err(|e| format!("{what}: {e}"))?;
-            let expected = Error::NotYetSupported {
-                prim: case.name,
-                rule: "batching",
-            };
-            return match error.into_inner() {
-                Some(e) if e == expected => Ok(()),
-                other => Err(format!("{what}: expected {expected:?}, got {other:?}")),
-            };
-        }
         let got = try_vmap_axes(f, in_axes.clone(), vec![Some(0)])(&xs)
             .map_err(|e| format!("{what} {in_axes:?}: {e}"))?;
         let want = loop_map(&|e| vec![run(case, e)], &xs, &in_axes);
@@ -129,7 +104,10 @@ fn check_case(ci: usize, case: &'static OpCase) -> Result<(), String> {
             &want[0],
             RTOL,
         )?;
-        if matches!(case.kind, Kind::NotYetSupported { .. }) {
+        if matches!(
+            case.kind,
+            Kind::NotYetSupported { .. } | Kind::ForwardOnly(_)
+        ) {
             continue;
         }
         // Per-example gradients, and the gradient of the batched sum.

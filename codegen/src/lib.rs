@@ -15,10 +15,14 @@
 //! 4. A cache of executables keyed by (jaxpr fingerprint, input avals,
 //!    device).
 //!
+//! Control flow (`cond`, `while`, `scan`) compiles to program steps that
+//! run sub-programs as real loops and branches ([`control`]).
+//!
 //! [`compile`] runs this pipeline for the CPU ([`cpu`]) and for NVIDIA GPUs
 //! ([`ptx`] for the kernels, [`cuda`] for the runtime and cuBLAS).
 #![deny(missing_docs)]
 
+pub mod control;
 pub mod cpu;
 pub mod cuda;
 pub mod fusion;

@@ -12,8 +12,9 @@
 //!
 //! Higher-order primitives that are only calls (`call`, `custom_jvp_call`,
 //! `custom_vjp_call`) lower to [`Lowering::Inline`]: fusion inlines the
-//! called jaxpr. `cond`, `while`, `scan` and `custom_lin` are not lowered
-//! yet and give [`Error::NotYetSupported`].
+//! called jaxpr. `cond`, `while` and `scan` lower to [`Lowering::Control`]:
+//! a program step running sub-programs ([`crate::control`]).
+//! `custom_lin` is not lowered and gives [`Error::NotYetSupported`].
 
 use crate::kernel::{BinaryOp, UnaryOp};
 use rjax_ir::{ClosedJaxpr, DType, Error, Primitive, Result, Scalar, ScatterKind};
@@ -176,13 +177,15 @@ pub enum Lowering<'a> {
     RandomBits,
     /// The called jaxpr, inlined into the caller.
     Inline(&'a ClosedJaxpr),
+    /// Control flow (`cond`, `while`, `scan`): a step of its own whose
+    /// sub-jaxprs are compiled as sub-programs ([`crate::control`]).
+    Control,
 }
 
 /// How `prim` is lowered.
 ///
 /// # Errors
-/// [`Error::NotYetSupported`] (rule [`RULE`]) for `cond`, `while`, `scan`
-/// and `custom_lin`.
+/// [`Error::NotYetSupported`] (rule [`RULE`]) for `custom_lin`.
 pub fn lowering(prim: &Primitive) -> Result<Lowering<'_>> {
     use BinaryOp as B;
     use Lowering as L;
@@ -273,9 +276,9 @@ pub fn lowering(prim: &Primitive) -> Result<Lowering<'_>> {
         P::RandomBits { .. } => L::RandomBits,
         P::StopGradient => L::Identity,
         P::Call { jaxpr, .. } => L::Inline(jaxpr),
-        P::Cond { .. } => return unsupported(prim),
-        P::While { .. } => return unsupported(prim),
-        P::Scan { .. } => return unsupported(prim),
+        P::Cond { .. } => L::Control,
+        P::While { .. } => L::Control,
+        P::Scan { .. } => L::Control,
         P::CustomJvpCall { call, .. } => L::Inline(call),
         P::CustomVjpCall { call, .. } => L::Inline(call),
         P::CustomLin { .. } => return unsupported(prim),

@@ -66,6 +66,8 @@ pub enum Step {
     },
     /// A matrix product.
     Gemm(Gemm),
+    /// Control flow running sub-programs (`cond`, `while`, `scan`).
+    Control(Box<crate::control::ControlStep>),
 }
 
 /// A whole program: buffers, steps, and which buffers are the results.

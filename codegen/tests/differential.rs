@@ -3,6 +3,9 @@
 //! (`fusion::plan` + `kernel_interp::run_program`) and the Cranelift
 //! executable (`compile(.., Device::Cpu)`) run the same random jaxpr over
 //! `f32`, `f64`, `i32` and `bool` values.
+//! Two programs in three are wrapped in control flow first (the taken
+//! branch of a `cond`, the body of a one-step `scan`: `differential/control.rs`),
+//! which leaves every output unchanged.
 //!
 //! # What is compared, and why each tolerance holds
 //!
@@ -56,11 +59,14 @@
 //!    compared bit for bit between the two backends sharing the expansion
 //!    (item 2), not against libm.
 
+#[path = "differential/control.rs"]
+mod control;
+
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
 use rjax_codegen::fusion::plan;
 use rjax_codegen::kernel_interp::run_program;
-use rjax_codegen::program::{Program, Step};
+use rjax_codegen::program::Program;
 use rjax_codegen::{compile, math, Device};
 use rjax_ir::interp::interpret_closed;
 use rjax_ir::{
@@ -783,19 +789,19 @@ fn within(
     Ok(())
 }
 
-/// `program` with every kernel expanded by `math::expand`.
+/// `program` with every kernel (of every nesting level) expanded by
+/// `math::expand`.
 fn expanded(p: &Program) -> Program {
     let mut p = p.clone();
-    for s in &mut p.steps {
-        if let Step::Kernel { kernel, .. } = s {
-            *kernel = math::expand(kernel);
-        }
-    }
+    rjax_codegen::control::for_each_kernel_mut(&mut p, &mut |kernel| {
+        *kernel = math::expand(kernel);
+    });
     p
 }
 
 fn check(dims: (usize, usize), steps: &[(u8, u8, u8, u8)], seed: u64) {
     let (j, reassoc, exact) = program(dims, steps);
+    let j = control::wrap(j, seed);
     let in_avals = j.jaxpr.in_avals();
     let mut rng = Rng::new(seed);
     let args: Vec<HostBuffer> = in_avals.iter().map(|a| random(a, &mut rng)).collect();

@@ -1,9 +1,11 @@
 //! Tests of the PTX backend (`rjax_codegen::ptx`) that need no GPU.
 //!
-//! - Every primitive's program (`ptx_cases`), planned as the eager path
-//!   plans it, is emitted and — when the environment variable `RJAX_PTXAS`
-//!   names a `ptxas` binary — assembled for sm_80 and sm_90; any failure
-//!   fails. Without it the assembly is skipped (and says so).
+//! - Every primitive's program (`ptx_cases`, and the control-flow programs
+//!   of `ptx_control`, whose sub-programs' kernels join the module),
+//!   planned as the eager path plans it, is emitted and — when the
+//!   environment variable `RJAX_PTXAS` names a `ptxas` binary — assembled
+//!   for sm_80 and sm_90; any failure fails. Without it the assembly is
+//!   skipped (and says so).
 //! - A hand-built kernel using every scalar operation on every type it
 //!   accepts is assembled the same way.
 //! - Structural checks of the emitted text and launch descriptions.
@@ -11,6 +13,7 @@
 #[allow(dead_code)] // the helpers are shared with the CPU tests
 mod cpu_support;
 mod ptx_cases;
+mod ptx_control;
 
 use cpu_support::{map_kernel, COMPARISONS, FLOAT_UNARY, INT_BINARY, SCALAR_TYPES};
 
@@ -18,7 +21,6 @@ use rjax_codegen::fusion::plan;
 use rjax_codegen::kernel::{
     BinaryOp, BufId, Const, Expr, Index, Kernel, KernelBuilder, ScalarType, Stmt, UnaryOp,
 };
-use rjax_codegen::program::Step;
 use rjax_codegen::ptx::ptxas::{assemble_many, entries, ptxas_from_env};
 use rjax_codegen::ptx::{
     emit_kernel, emit_program, Grid, Launch, Param, PtxOptions, PtxStep, BLOCK_THREADS,
@@ -53,26 +55,27 @@ fn skipped_note() {
 
 #[test]
 fn every_primitive_program_emits_and_assembles() {
-    let cases = ptx_cases::all();
-    let mut seen: BTreeSet<&str> = ["cond", "while", "scan"].into_iter().collect();
+    let (primitives, control) = (ptx_cases::all(), ptx_control::all());
+    let cases: Vec<(&str, &rjax_ir::ClosedJaxpr)> = primitives
+        .iter()
+        .map(|c| (c.name.as_str(), &c.jaxpr))
+        .chain(control.iter().map(|(n, j)| (n.as_str(), &**j)))
+        .collect();
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
     let mut modules = Vec::new();
     let mut kernels = 0;
-    for c in &cases {
-        for e in &c.jaxpr.jaxpr.eqns {
+    for (name, jaxpr) in &cases {
+        for e in &jaxpr.jaxpr.eqns {
             seen.insert(e.prim.name());
         }
-        let program = plan(&c.jaxpr).unwrap_or_else(|e| panic!("{}: plan: {e}", c.name));
+        let program = plan(jaxpr).unwrap_or_else(|e| panic!("{name}: plan: {e}"));
         for sm in ARCHS {
             let emitted = emit_program(&program, &PtxOptions { sm })
-                .unwrap_or_else(|e| panic!("{}: emit: {e}", c.name));
-            assert!(
-                emitted.ptx.contains(&format!(".target sm_{sm}")),
-                "{}",
-                c.name
-            );
+                .unwrap_or_else(|e| panic!("{name}: emit: {e}"));
+            assert!(emitted.ptx.contains(&format!(".target sm_{sm}")), "{name}");
             if sm == 80 {
                 kernels += entries(&emitted.ptx);
-                modules.push((c.name.clone(), emitted.ptx));
+                modules.push((name.to_string(), emitted.ptx));
             }
         }
     }
@@ -223,16 +226,12 @@ fn every_scalar_op_on_every_type_emits_and_assembles() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-/// The kernel steps of a one-primitive program.
+/// The kernels of a program, those of control steps' sub-programs
+/// included (at every nesting level, in pre-order).
 fn kernels_of(jaxpr: &rjax_ir::ClosedJaxpr) -> Vec<Kernel> {
-    plan(jaxpr)
-        .expect("plans")
-        .steps
+    rjax_codegen::control::kernels(&plan(jaxpr).expect("plans"))
         .into_iter()
-        .filter_map(|s| match s {
-            Step::Kernel { kernel, .. } => Some(kernel),
-            Step::Gemm(_) => None,
-        })
+        .cloned()
         .collect()
 }
 
@@ -496,7 +495,7 @@ fn program_entries_are_named_by_step() {
         .iter()
         .filter_map(|s| match s {
             PtxStep::Kernel { kernel, .. } => Some(kernel.entries[0].name.as_str()),
-            PtxStep::Gemm(_) => None,
+            PtxStep::Gemm(_) | PtxStep::Control(_) => None,
         })
         .collect();
     assert!(!names.is_empty());

@@ -196,6 +196,48 @@ impl Loss for MeanAbsoluteError {
     }
 }
 
+/// The builder methods shared by the cross-entropies with label smoothing:
+/// `new`, `from_logits` and `label_smoothing`, with their docs.
+macro_rules! smoothed_cross_entropy_builders {
+    ($loss:ident) => {
+        impl $loss {
+            /// On probabilities, without label smoothing.
+            ///
+            /// # Example
+            /// ```
+            #[doc = concat!("assert!(!rjax::keras::losses::", stringify!($loss), "::new().from_logits);")]
+            /// ```
+            pub fn new() -> Self {
+                Self::default()
+            }
+
+            /// Sets whether predictions are logits.
+            ///
+            /// # Example
+            /// ```
+            #[doc = concat!("let loss = rjax::keras::losses::", stringify!($loss), "::new().from_logits(true);")]
+            /// assert!(loss.from_logits);
+            /// ```
+            pub fn from_logits(mut self, from_logits: bool) -> Self {
+                self.from_logits = from_logits;
+                self
+            }
+
+            /// Sets the label smoothing fraction.
+            ///
+            /// # Example
+            /// ```
+            #[doc = concat!("let loss = rjax::keras::losses::", stringify!($loss), "::new().label_smoothing(0.1);")]
+            /// assert_eq!(loss.label_smoothing, 0.1);
+            /// ```
+            pub fn label_smoothing(mut self, label_smoothing: f64) -> Self {
+                self.label_smoothing = label_smoothing;
+                self
+            }
+        }
+    };
+}
+
 /// Binary cross-entropy of targets in `[0, 1]` against probabilities, or
 /// against logits with `from_logits`.
 ///
@@ -217,40 +259,7 @@ pub struct BinaryCrossentropy {
     pub label_smoothing: f64,
 }
 
-impl BinaryCrossentropy {
-    /// On probabilities, without label smoothing.
-    ///
-    /// # Example
-    /// ```
-    /// assert!(!rjax::keras::losses::BinaryCrossentropy::new().from_logits);
-    /// ```
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Sets whether predictions are logits.
-    ///
-    /// # Example
-    /// ```
-    /// assert!(rjax::keras::losses::BinaryCrossentropy::new().from_logits(true).from_logits);
-    /// ```
-    pub fn from_logits(mut self, from_logits: bool) -> Self {
-        self.from_logits = from_logits;
-        self
-    }
-
-    /// Sets the label smoothing fraction.
-    ///
-    /// # Example
-    /// ```
-    /// let loss = rjax::keras::losses::BinaryCrossentropy::new().label_smoothing(0.1);
-    /// assert_eq!(loss.label_smoothing, 0.1);
-    /// ```
-    pub fn label_smoothing(mut self, label_smoothing: f64) -> Self {
-        self.label_smoothing = label_smoothing;
-        self
-    }
-}
+smoothed_cross_entropy_builders!(BinaryCrossentropy);
 
 impl Loss for BinaryCrossentropy {
     fn name(&self) -> &str {
@@ -297,40 +306,7 @@ pub struct CategoricalCrossentropy {
     pub label_smoothing: f64,
 }
 
-impl CategoricalCrossentropy {
-    /// On probabilities, without label smoothing.
-    ///
-    /// # Example
-    /// ```
-    /// assert!(!rjax::keras::losses::CategoricalCrossentropy::new().from_logits);
-    /// ```
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Sets whether predictions are logits.
-    ///
-    /// # Example
-    /// ```
-    /// assert!(rjax::keras::losses::CategoricalCrossentropy::new().from_logits(true).from_logits);
-    /// ```
-    pub fn from_logits(mut self, from_logits: bool) -> Self {
-        self.from_logits = from_logits;
-        self
-    }
-
-    /// Sets the label smoothing fraction.
-    ///
-    /// # Example
-    /// ```
-    /// let loss = rjax::keras::losses::CategoricalCrossentropy::new().label_smoothing(0.1);
-    /// assert_eq!(loss.label_smoothing, 0.1);
-    /// ```
-    pub fn label_smoothing(mut self, label_smoothing: f64) -> Self {
-        self.label_smoothing = label_smoothing;
-        self
-    }
-}
+smoothed_cross_entropy_builders!(CategoricalCrossentropy);
 
 impl Loss for CategoricalCrossentropy {
     fn name(&self) -> &str {

@@ -117,14 +117,82 @@ impl<O: Optimizer + ?Sized> TreeOptimizer for O {
     }
 }
 
-/// The initial step counter of every optimizer's state.
-fn zero_step() -> Array {
-    Array::scalar(0i32)
+/// The common shape of the optimizers in this module: the state is a step
+/// counter followed by `slots()` buffers per weight (slot by slot, each in
+/// weight order), and each weight is updated on its own by `apply`.
+trait SlotRule: Send + Sync + std::fmt::Debug {
+    /// The optimizer's name, for the messages of misuse panics.
+    fn name(&self) -> &'static str;
+
+    /// The learning rate or its schedule.
+    fn learning_rate(&self) -> &LearningRate;
+
+    /// The number of buffers kept per weight.
+    fn slots(&self) -> usize;
+
+    /// Updates one weight: returns its new value and its new buffers (one
+    /// per slot, in slot order). `per_dtype` lives for one whole update, for
+    /// values computed once per dtype.
+    fn apply(&self, weight: WeightStep<'_>, per_dtype: &mut DTypeCache) -> (Array, Vec<Array>);
 }
 
-/// Zero buffers shaped like each parameter.
-fn zeros_like_all(params: &[Array]) -> Vec<Array> {
-    params.iter().map(crate::jnp::zeros_like).collect()
+/// One weight's part of an update, as a [`SlotRule`] sees it.
+struct WeightStep<'a> {
+    /// The number of updates applied before this one (an `i32` scalar).
+    step: &'a Array,
+    /// The weight.
+    param: &'a Array,
+    /// Its gradient.
+    grad: &'a Array,
+    /// The learning rate at `step`, in the weight's dtype.
+    lr: Array,
+    /// The weight's buffers, one per slot.
+    slots: Vec<&'a Array>,
+}
+
+impl<R: SlotRule> Optimizer for R {
+    fn init(&self, params: &[Array]) -> Vec<Array> {
+        let mut state = vec![Array::scalar(0i32)];
+        for _ in 0..self.slots() {
+            state.extend(params.iter().map(crate::jnp::zeros_like));
+        }
+        state
+    }
+
+    fn update(
+        &self,
+        params: &[Array],
+        grads: &[Array],
+        state: &[Array],
+    ) -> (Vec<Array>, Vec<Array>) {
+        let slots = self.slots();
+        let (step, buffers) = split_state(self.name(), params, grads, state, slots);
+        let n = params.len();
+        let mut rates = DTypeCache::default();
+        let mut per_dtype = DTypeCache::default();
+        let mut new_params = Vec::with_capacity(n);
+        let mut new_buffers: Vec<Vec<Array>> = (0..slots).map(|_| Vec::with_capacity(n)).collect();
+        for (i, (param, grad)) in params.iter().zip(grads).enumerate() {
+            let lr = rates.get(param.dtype(), || {
+                self.learning_rate().at(step, param.dtype())
+            });
+            let weight = WeightStep {
+                step,
+                param,
+                grad,
+                lr,
+                slots: (0..slots).map(|s| &buffers[s * n + i]).collect(),
+            };
+            let (new_param, new_slots) = self.apply(weight, &mut per_dtype);
+            new_params.push(new_param);
+            for (column, buffer) in new_buffers.iter_mut().zip(new_slots) {
+                column.push(buffer);
+            }
+        }
+        let mut new_state = vec![step + 1];
+        new_state.extend(new_buffers.into_iter().flatten());
+        (new_params, new_state)
+    }
 }
 
 /// Checks the argument lengths of an update and splits off the step
@@ -155,32 +223,22 @@ fn split_state<'a>(
     (&state[0], &state[1..])
 }
 
-/// The learning rate at `step` in each parameter's dtype, computed once
-/// per dtype.
-struct RateCache<'a> {
-    rate: &'a LearningRate,
-    step: &'a Array,
+/// Values computed once per dtype during one update (the learning rate,
+/// Adam's bias-corrected step size).
+#[derive(Default)]
+struct DTypeCache {
     cache: Vec<(DType, Array)>,
 }
 
-impl<'a> RateCache<'a> {
-    fn new(rate: &'a LearningRate, step: &'a Array) -> Self {
-        RateCache {
-            rate,
-            step,
-            cache: Vec::new(),
+impl DTypeCache {
+    /// The value for `dtype`, computed by `compute` the first time.
+    fn get(&mut self, dtype: DType, compute: impl FnOnce() -> Array) -> Array {
+        if let Some((_, value)) = self.cache.iter().find(|(d, _)| *d == dtype) {
+            return value.clone();
         }
-    }
-
-    /// The rate as a rank-0 array of `like`'s dtype.
-    fn get(&mut self, like: &Array) -> Array {
-        let dtype = like.dtype();
-        if let Some((_, rate)) = self.cache.iter().find(|(d, _)| *d == dtype) {
-            return rate.clone();
-        }
-        let rate = self.rate.at(self.step, dtype);
-        self.cache.push((dtype, rate.clone()));
-        rate
+        let value = compute();
+        self.cache.push((dtype, value.clone()));
+        value
     }
 }
 

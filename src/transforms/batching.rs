@@ -22,12 +22,14 @@
 //! primitives (`call`, `custom_jvp_call`, `custom_vjp_call`, `custom_lin`)
 //! batch the jaxprs they carry and stay one primitive, so `vmap(jit(f))`
 //! keeps the compiled call and custom derivatives survive `vmap`. The
-//! control-flow primitives (`cond`, `while`, `scan`) are not batched yet.
+//! control-flow primitives (`cond`, `while`, `scan`) have their rules in
+//! `control_flow_batching`.
 
 use crate::array::{Array, Repr, TracerKind};
 use crate::core::{with_trace, Trace, TraceTag};
 use crate::lax;
 use crate::transforms::batching_rules as rules;
+use crate::transforms::control_flow_batching as cf;
 use rjax_ir::{Error, Primitive, Result, Scalar, Shape};
 use std::panic::Location;
 use std::rc::Rc;
@@ -122,8 +124,7 @@ impl Trace for BatchTrace {
 /// trace.
 ///
 /// # Errors
-/// The primitive's shape error, or [`Error::NotYetSupported`] for the
-/// control-flow primitives.
+/// The primitive's shape error, or a rule's own error.
 pub(crate) fn batch_rule(
     prim: &Primitive,
     x: &[Array],
@@ -194,18 +195,25 @@ pub(crate) fn batch_rule(
         P::RandomBits { shape } => rules::random_bits(prim, shape, x, d, size),
         P::StopGradient => unary(prim, x, d),
         P::Call { jaxpr, name } => rules::call(jaxpr, name, x, d, size),
-        P::Cond { .. } => Err(Error::NotYetSupported {
-            prim: "cond",
-            rule: "batching",
-        }),
-        P::While { .. } => Err(Error::NotYetSupported {
-            prim: "while",
-            rule: "batching",
-        }),
-        P::Scan { .. } => Err(Error::NotYetSupported {
-            prim: "scan",
-            rule: "batching",
-        }),
+        P::Cond { branches } => cf::cond(branches, x, d, size),
+        P::While {
+            cond_jaxpr,
+            body_jaxpr,
+        } => cf::while_loop(cond_jaxpr, body_jaxpr, x, d, size),
+        P::Scan {
+            body,
+            length,
+            reverse,
+            num_consts,
+            num_carry,
+        } => cf::scan(
+            body,
+            [*length, *num_consts, *num_carry],
+            *reverse,
+            x,
+            d,
+            size,
+        ),
         P::CustomJvpCall { call, jvp } => rules::custom_jvp_call(call, jvp, x, d, size),
         P::CustomVjpCall {
             call,

@@ -50,7 +50,8 @@ pub(crate) fn close(mut jaxpr: Jaxpr, consts: Vec<Array>) -> (Arc<ClosedJaxpr>, 
     (Arc::new(ClosedJaxpr::new(jaxpr, kept)), lifted)
 }
 
-fn const_arrays(jaxpr: &ClosedJaxpr) -> Vec<Array> {
+/// A closed jaxpr's constants as arrays.
+pub(crate) fn const_arrays(jaxpr: &ClosedJaxpr) -> Vec<Array> {
     jaxpr
         .consts
         .iter()

@@ -18,6 +18,7 @@
 use crate::array::{Array, Repr, TracerKind};
 use crate::core::{with_trace, Trace, TraceTag};
 use crate::lax;
+use crate::transforms::control_flow_jvp as cf;
 use crate::transforms::eval_jaxpr;
 use rjax_ir::{AVal, DType, Error, Primitive, Result, Scalar, ScatterKind, Shape};
 use std::panic::Location;
@@ -97,8 +98,8 @@ impl Trace for JvpTrace {
 /// direction `tangents`. Runs on the current trace.
 ///
 /// # Errors
-/// The primitive's shape error, or [`Error::NotYetSupported`] for the
-/// control-flow primitives whose rules belong to a later stage.
+/// The primitive's shape error, or a rule's own error (forward mode of a
+/// `custom_vjp` function, scatter-mul with respect to its updates).
 pub(crate) fn jvp_rule(
     prim: &Primitive,
     x: &[Array],
@@ -146,9 +147,11 @@ pub(crate) fn jvp_rule(
         P::Scatter { axis, kind } => scatter(prim, *axis, *kind, x, t),
         P::Iota { .. } | P::RandomBits { .. } | P::StopGradient => zero_tangent(prim, x),
         P::Call { jaxpr, name } => crate::transforms::call::jvp_call(jaxpr, name, x, t),
-        P::Cond { .. } => Err(Error::NotYetSupported { prim: "cond", rule: "jvp" }),
-        P::While { .. } => Err(Error::NotYetSupported { prim: "while", rule: "jvp" }),
-        P::Scan { .. } => Err(Error::NotYetSupported { prim: "scan", rule: "jvp" }),
+        P::Cond { branches } => cf::cond(branches, x, t),
+        P::While { cond_jaxpr, body_jaxpr } => cf::while_loop(cond_jaxpr, body_jaxpr, x, t),
+        P::Scan { body, length, reverse, num_consts, num_carry } => {
+            cf::scan(body, [*length, *num_consts, *num_carry], *reverse, x, t)
+        }
         P::CustomJvpCall { jvp, .. } => custom_jvp_call(jvp, x, t),
         P::CustomVjpCall { fwd, bwd, num_outputs, .. } => {
             crate::transforms::custom::custom_vjp_jvp(fwd, bwd, *num_outputs, x, t)

@@ -9,6 +9,12 @@
 //! - `autodiff`: the public API (`grad`, `value_and_grad`, `jvp`, `vjp`,
 //!   `linearize`, `jacfwd`, `jacrev`, `hessian`).
 //! - `custom`: `custom_jvp`, `custom_vjp`.
+//! - `control_flow_jvp` and `control_flow_batching`: the forward-mode and
+//!   batching rules of `cond`, `while` and `scan` (the user-facing
+//!   functions are in `lax`).
+//! - `control_flow_partial_eval` and `control_flow_transpose`: reverse mode
+//!   through `cond` and `scan` (linearize by splitting their jaxprs, and
+//!   their transpose rules).
 //! - [`batching`](batching/index.html): the batching trace and its rule
 //!   table; [`vmap`](vmap/index.html): the public `vmap` API.
 
@@ -16,6 +22,10 @@ pub mod autodiff;
 pub mod batching;
 pub(crate) mod batching_rules;
 pub(crate) mod call;
+pub(crate) mod control_flow_batching;
+pub(crate) mod control_flow_jvp;
+pub(crate) mod control_flow_partial_eval;
+pub(crate) mod control_flow_transpose;
 pub mod custom;
 pub mod jvp;
 pub(crate) mod transpose;

@@ -12,6 +12,7 @@
 use crate::array::Array;
 use crate::lax;
 use crate::transforms::jvp::{lit, unreduce, zeros};
+use crate::transforms::{control_flow_partial_eval, control_flow_transpose};
 use rjax_ir::{AVal, Atom, DType, Error, Jaxpr, Primitive, Result, ScatterKind};
 
 /// An operand of a linear equation, as its transpose rule sees it.
@@ -164,8 +165,7 @@ fn accumulate(slot: &mut Option<Array>, ct: Array) -> Result<()> {
 /// cotangents (`None` for constant operands and zero cotangents).
 ///
 /// # Errors
-/// For primitives that are not linear, and for control flow whose rules
-/// belong to a later stage.
+/// For primitives that are not linear, and for `while` (no reverse mode).
 pub(crate) fn transpose_rule(
     prim: &Primitive,
     cts: &[Option<Array>],
@@ -239,18 +239,9 @@ pub(crate) fn transpose_rule(
         P::Scatter { axis, kind } => scatter(prim, &ct()?, *axis, *kind, args),
         P::Iota { .. } | P::RandomBits { .. } | P::StopGradient => not_linear(prim),
         P::Call { jaxpr, name } => crate::transforms::call::transpose_call(jaxpr, name, cts, args),
-        P::Cond { .. } => Err(Error::NotYetSupported {
-            prim: "cond",
-            rule: "transpose",
-        }),
-        P::While { .. } => Err(Error::NotYetSupported {
-            prim: "while",
-            rule: "transpose",
-        }),
-        P::Scan { .. } => Err(Error::NotYetSupported {
-            prim: "scan",
-            rule: "transpose",
-        }),
+        P::Cond { branches } => control_flow_transpose::transpose_cond(branches, cts, args),
+        P::While { .. } => Err(control_flow_partial_eval::while_reverse_mode_error()),
+        P::Scan { .. } => control_flow_transpose::transpose_scan(prim, cts, args),
         P::CustomJvpCall { .. } | P::CustomVjpCall { .. } => not_linear(prim),
         P::CustomLin { bwd, num_residuals } => {
             crate::transforms::custom::custom_lin_transpose(bwd, *num_residuals, cts, args)

@@ -11,8 +11,8 @@
 //! - what can be checked ([`Kind`]): a smooth primitive is checked against
 //!   finite differences in forward mode and by the adjoint identity in
 //!   reverse mode; a piecewise-constant or non-float one must have a zero
-//!   derivative; control flow without rules must fail with
-//!   `NotYetSupported`;
+//!   derivative; a forward-only one (`while`) must refuse reverse mode;
+//!   one without a rule must fail with `NotYetSupported`;
 //! - whether it is linear in its operands (then `jvp(f, x, t)` is `f(t)`);
 //! - and, when it takes part in random programs, a shape-generic form
 //!   ([`Generic`]).
@@ -89,6 +89,10 @@ pub enum Kind {
     /// function is an error (as in JAX); vjp is checked against finite
     /// differences.
     ReverseOnly(&'static str),
+    /// Forward mode only, by design: jvp is checked against finite
+    /// differences, and `vjp` must fail with an error that points to
+    /// `scan` (reverse mode of `while`, as in JAX).
+    ForwardOnly(&'static str),
     /// No jvp rule yet: `jvp` and `vjp` fail with
     /// `Error::NotYetSupported { prim: error_prim, rule: "jvp" }`. The
     /// primal value is checked against `reference`, the same function
@@ -223,6 +227,7 @@ impl OpCase {
             Kind::NonFloat(why) => format!("non-float: {why}"),
             Kind::StopsGradient(why) => format!("stops the gradient: {why}"),
             Kind::ReverseOnly(why) => format!("reverse only: {why}"),
+            Kind::ForwardOnly(why) => format!("forward only: {why}"),
             Kind::NotYetSupported { reason, .. } => format!("not yet supported: {reason}"),
         }
     }
@@ -639,29 +644,15 @@ pub static OP_CASES: &[OpCase] = &[
     OpCase::new("call", XY23, |x| call_case(&x[0], &x[1]))
         .note("a make_jaxpr'd a * exp(b) + c with a captured constant c")
         .generic(Generic::Unary(g_call)),
-    OpCase::new("cond", X23, cond_case).kind(Kind::NotYetSupported {
-        reason: "jvp_rule (src/transforms/jvp.rs) has no rule for cond yet: its arm returns \
-                 NotYetSupported (the rule, a cond over the jvp of each branch, is not written), \
-                 so forward and reverse mode both stop there",
-        error_prim: "cond",
-        reference: |x| lax::try_mul(&x[0], &x[0]),
-    }),
-    OpCase::new("while", X23, while_case).kind(Kind::NotYetSupported {
-        reason: "jvp_rule (src/transforms/jvp.rs) has no rule for while yet: its arm returns \
-                 NotYetSupported (the rule, a while over (carry, tangent) with the jvp of the \
-                 body, is not written); reverse mode of while is unsupported in JAX too",
-        error_prim: "while",
-        reference: |x| lax::try_mul(&x[0], &Array::scalar(1.5f64 * 1.5 * 1.5)),
-    }),
-    OpCase::new("scan", &[op(&[3], ANY), op(&[4, 3], ANY)], scan_case).kind(
-        Kind::NotYetSupported {
-            reason: "jvp_rule (src/transforms/jvp.rs) has no rule for scan yet: its arm \
-                     returns NotYetSupported (the rule, a scan of the jvp of the body, is not \
-                     written), so forward and reverse mode both stop there",
-            error_prim: "scan",
-            reference: |x| lax::try_add(&x[0], &lax::try_reduce_sum(&x[1], &[0])?),
-        },
-    ),
+    OpCase::new("cond", X23, cond_case).note("branch 1 of (sin, x * x)"),
+    OpCase::new("while", X23, while_case)
+        .note("x * 1.5 three times, counted by an integer carry")
+        .kind(Kind::ForwardOnly(
+            "reverse mode of while is an error by design (as in JAX): its trip count is only \
+             known at run time; scan or fori_loop with static bounds are reverse-differentiable",
+        )),
+    OpCase::new("scan", &[op(&[3], ANY), op(&[4, 3], ANY)], scan_case)
+        .note("carry + x, emitting carry * x, over 4 rows"),
     OpCase::new("custom_jvp_call", X23, |x| Ok(custom_sin_times_x(&x[0])))
         .note("x sin x with a (correct) hand-written rule")
         .generic(Generic::Unary(|x| Ok(custom_sin_times_x(x)))),

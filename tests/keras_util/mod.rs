@@ -7,7 +7,7 @@
 use rjax::keras::callbacks::{Callback, CallbackContext, Logs};
 use rjax::keras::losses::Loss;
 use rjax::keras::metrics::Metric;
-use rjax::keras::models::ModelWeights;
+use rjax::keras::models::{Model, ModelWeights};
 use rjax::keras::optimizers::Optimizer;
 use rjax::{jnp, Array, DType, Error, Result};
 use std::sync::{Arc, Mutex};
@@ -123,6 +123,23 @@ impl Callback for Recorder {
             seen.push(ctx.weights().clone());
         }
         Ok(())
+    }
+}
+
+/// The names of a built model's weights, in weight order.
+pub fn weight_names(model: &Model) -> Vec<String> {
+    model
+        .weight_info()
+        .unwrap()
+        .into_iter()
+        .map(|w| w.name)
+        .collect()
+}
+
+/// Asserts that `text` contains each of `parts`, showing `text` when not.
+pub fn assert_contains_all(text: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(text.contains(part), "{part:?} is missing from:\n{text}");
     }
 }
 

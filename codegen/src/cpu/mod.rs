@@ -17,12 +17,19 @@
 //!    sharing an arena by liveness, outputs, donation).
 //! 5. `runtime`: the executable itself (arena pool, threads, GEMM shim).
 //!
+//! Control steps (`cond`, `while`, `scan`, see [`crate::control`]) are
+//! validated recursively; the kernels of their sub-programs, at every
+//! nesting level, are compiled into the same `JITModule`, and `control`
+//! runs them (sub-programs with their own memory plans, loops on the host
+//! with per-iteration address patching).
+//!
 //! Set `RJAX_DUMP_CLIF=1` to print each kernel's Cranelift IR to stderr as
 //! it is compiled, `RJAX_DUMP_CLIF=2` to print its machine code as well.
 //!
 //! Dynamic index terms (gathers, dynamic slices) are trusted: fusion clamps
 //! them, and the kernel interpreter checks them in the differential tests.
 
+mod control;
 mod env;
 mod hoist;
 pub(crate) mod plan;
@@ -74,11 +81,9 @@ unsafe impl Sync for JitCode {}
 /// What fusion reports (unsupported primitives), or as [`compile_program`].
 pub fn compile_jaxpr(jaxpr: &ClosedJaxpr, in_avals: &[AVal]) -> Result<CpuExecutable> {
     let mut program = crate::fusion::plan(jaxpr)?;
-    for step in &mut program.steps {
-        if let Step::Kernel { kernel, .. } = step {
-            *kernel = crate::math::expand(kernel);
-        }
-    }
+    crate::control::for_each_kernel_mut(&mut program, &mut |kernel| {
+        *kernel = crate::math::expand(kernel);
+    });
     compile_program(&program, in_avals)
 }
 
@@ -92,23 +97,10 @@ pub fn compile_jaxpr(jaxpr: &ClosedJaxpr, in_avals: &[AVal]) -> Result<CpuExecut
 /// Cranelift rejects a function.
 pub fn compile_program(program: &Program, in_avals: &[AVal]) -> Result<CpuExecutable> {
     validate_program(program, in_avals)?;
-    let kernels: Vec<&Kernel> = program
-        .steps
-        .iter()
-        .filter_map(|s| match s {
-            Step::Kernel { kernel, .. } => Some(kernel),
-            Step::Gemm(_) => None,
-        })
-        .collect();
+    let kernels: Vec<&Kernel> = crate::control::kernels(program);
     let (code, fns) = compile_kernels(&kernels)?;
     let plan = plan::plan(program)?;
-    Ok(CpuExecutable::new(
-        program,
-        fns,
-        plan,
-        in_avals.to_vec(),
-        code,
-    ))
+    CpuExecutable::new(program, fns, plan, in_avals.to_vec(), code)
 }
 
 /// Compiles `kernel` and runs it once on `buffers` (`buffers[i]` bound to
@@ -413,6 +405,7 @@ pub(crate) fn validate_program(program: &Program, in_avals: &[AVal]) -> Result<(
                     }
                 }
             }
+            Step::Control(c) => control::validate(program, s, c, validate_program)?,
             Step::Gemm(g) => {
                 if !matches!(g.dtype, DType::F32 | DType::F64) {
                     return Err(error(format!(

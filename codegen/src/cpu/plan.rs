@@ -16,6 +16,8 @@
 //!   an affine, bijective index over the loops around it, in a kernel that
 //!   does not read the buffer; or a GEMM) is not cleared; any other is
 //!   zeroed just before its first step.
+//! - **Control steps** read their inputs and write every element of their
+//!   results (`cpu::control`); their sub-programs get plans of their own.
 //! - **Donation:** an output may take a donated argument's storage when
 //!   dtype and length match, the argument is not itself an output, no other
 //!   program buffer reads the same argument, and either the argument's last
@@ -82,6 +84,7 @@ fn buffers_of(step: &Step) -> Vec<BufferRef> {
     match step {
         Step::Kernel { args, .. } => args.clone(),
         Step::Gemm(g) => vec![g.lhs.0, g.rhs.0, g.out],
+        Step::Control(c) => [&c.inputs[..], &c.outputs[..]].concat(),
     }
 }
 
@@ -368,6 +371,8 @@ pub(crate) fn in_place_kernel(kernel: &Kernel, input: BufId, out: BufId) -> bool
 fn first_step_writes_all(program: &Program, s: usize, r: BufferRef) -> bool {
     match &program.steps[s] {
         Step::Gemm(g) => g.out == r,
+        // A control step writes all of every result (see `cpu::control`).
+        Step::Control(c) => c.outputs.contains(&r) && !c.inputs.contains(&r),
         Step::Kernel { kernel, args } => {
             let params: Vec<BufId> = args
                 .iter()

@@ -38,6 +38,7 @@ enum RStep {
         args: Vec<BufferRef>,
     },
     Gemm(Gemm),
+    Control(Box<super::control::ControlRun>),
 }
 
 /// Scratch memory for one call: 64-byte aligned, kept warm in the pool.
@@ -122,25 +123,30 @@ impl CpuExecutable {
         plan: MemoryPlan,
         in_avals: Vec<AVal>,
         code: JitCode,
-    ) -> CpuExecutable {
+    ) -> Result<CpuExecutable> {
         let mut fns = fns.into_iter();
         let steps = program
             .steps
             .iter()
-            .map(|s| match s {
-                Step::Kernel { args, .. } => {
-                    let (f, info) = fns
-                        .next()
-                        .expect("internal error: one function per kernel step");
-                    RStep::Kernel {
-                        f,
-                        info,
-                        args: args.clone(),
+            .map(|s| {
+                Ok(match s {
+                    Step::Kernel { args, .. } => {
+                        let (f, info) = fns
+                            .next()
+                            .ok_or_else(|| error("internal error: one function per kernel"))?;
+                        RStep::Kernel {
+                            f,
+                            info,
+                            args: args.clone(),
+                        }
                     }
-                }
-                Step::Gemm(g) => RStep::Gemm(g.clone()),
+                    Step::Gemm(g) => RStep::Gemm(g.clone()),
+                    Step::Control(c) => RStep::Control(Box::new(
+                        super::control::ControlRun::build(program, c, &mut fns)?,
+                    )),
+                })
             })
-            .collect();
+            .collect::<Result<_>>()?;
         let constants = program
             .buffers
             .iter()
@@ -150,7 +156,7 @@ impl CpuExecutable {
                 | crate::program::BufferSource::Temporary => None,
             })
             .collect();
-        CpuExecutable {
+        Ok(CpuExecutable {
             steps,
             buffers: program
                 .buffers
@@ -162,7 +168,7 @@ impl CpuExecutable {
             pool: Mutex::new(Vec::new()),
             in_avals,
             _code: code,
-        }
+        })
     }
 
     /// Bytes of scratch memory one call uses (temporaries that are not
@@ -263,6 +269,9 @@ impl CpuExecutable {
                     // against the buffers' lengths and the dtypes.
                     unsafe { gemm_shim(g, p(g.lhs.0), p(g.rhs.0), p(g.out)) };
                 }
+                // SAFETY: compile_program validated the step's bindings;
+                // ptrs addresses every buffer of the program.
+                RStep::Control(c) => unsafe { c.run(&ptrs) },
             }
         }
         for (k, out) in outs.iter_mut().enumerate() {
@@ -439,7 +448,7 @@ const GEMM_PARALLEL_THRESHOLD: usize = 1 << 18;
 /// # Safety
 /// The pointers must address buffers of `g.dtype` that the strides keep in
 /// bounds; `out` holds `batch·m·n` elements and overlaps neither operand.
-unsafe fn gemm_shim(g: &Gemm, lhs: *mut u8, rhs: *mut u8, out: *mut u8) {
+pub(crate) unsafe fn gemm_shim(g: &Gemm, lhs: *mut u8, rhs: *mut u8, out: *mut u8) {
     match g.dtype {
         // SAFETY: the caller's contract, with the element type of g.dtype.
         DType::F32 => unsafe { gemm_typed::<f32>(g, lhs.cast(), rhs.cast(), out.cast(), 0.0, 1.0) },

@@ -8,13 +8,16 @@
 //! device arena per call by liveness, outputs get fresh device buffers,
 //! and a buffer is zeroed before its first step exactly when the plan says
 //! that step does not write all of it.
+//! Control steps (`cond`, `while`, `scan`) are compiled with their
+//! sub-programs (`super::control`) and run their loops on the host.
 //!
 //! A call enqueues every step on the device's stream and returns without
-//! waiting; results are [`CudaBuffer`]s, and reading one back
+//! waiting (except on the scalar a `cond` or a `while` trip reads back); results are [`CudaBuffer`]s, and reading one back
 //! ([`CudaBuffer::download`]) waits for the work. Arguments handed over by
 //! value are not donated on the GPU yet.
 
 use super::buffer::{alloc, elem_bytes, slice_ptr, CudaBuffer};
+use super::control::GpuControl;
 use super::driver::{self, device_name, GpuDevice};
 use super::gemm::{plan_gemm, run_blas, GemmCall};
 use super::launch::{launch, pack_params};
@@ -22,13 +25,13 @@ use crate::cpu::plan::{plan, MemoryPlan, OutputPlan, Slot};
 use crate::program::{BufferRef, BufferSource, Program};
 use crate::ptx::{emit_program, PtxEntry, PtxOptions, PtxStep};
 use crate::Executable;
-use cudarc::driver::CudaFunction;
+use cudarc::driver::{CudaFunction, CudaModule};
 use rjax_ir::error::DeviceErrorKind;
 use rjax_ir::{num_elements, AVal, DType, Error, HostBuffer, Result};
 use std::sync::Arc;
 
 /// One step, ready to enqueue.
-enum GpuStep {
+pub(super) enum GpuStep {
     /// A kernel's entries (launched in order) and the program buffers bound
     /// to its buffers.
     Kernel {
@@ -44,6 +47,8 @@ enum GpuStep {
         rhs: BufferRef,
         out: BufferRef,
     },
+    /// A `cond`, `while` or `scan`, its loop run on the host.
+    Control(Box<GpuControl>),
 }
 
 /// A program compiled for one CUDA device (see the module docs).
@@ -103,11 +108,45 @@ pub fn compile_program(
     let ptx = emit_program(program, &opts)?;
     let module = device.module(&ptx.ptx)?;
     let mut scratch_bytes = 0;
-    let mut steps = Vec::with_capacity(ptx.steps.len());
-    for step in ptx.steps {
+    let steps = compile_steps(&device, &module, program, ptx.steps, &mut scratch_bytes)?;
+    let constants = program
+        .buffers
+        .iter()
+        .filter_map(|b| match &b.source {
+            BufferSource::Constant(c) => Some(CudaBuffer::upload(c, ordinal)),
+            BufferSource::Argument(_) | BufferSource::Temporary => None,
+        })
+        .collect::<Result<_>>()?;
+    Ok(CudaExecutable {
+        device,
+        in_avals: in_avals.to_vec(),
+        buffers: program
+            .buffers
+            .iter()
+            .map(|b| (b.dtype, b.shape.clone()))
+            .collect(),
+        steps,
+        constants,
+        plan: plan(program).map_err(relabel)?,
+        scratch_bytes,
+    })
+}
+
+/// Compiles emitted steps of `program`: kernel entries found in `module`,
+/// GEMMs mapped to cuBLAS, control steps built with their sub-programs;
+/// raises `scratch_bytes` to the largest kernel scratch at any level.
+pub(super) fn compile_steps(
+    device: &Arc<GpuDevice>,
+    module: &Arc<CudaModule>,
+    program: &Program,
+    ptx_steps: Vec<PtxStep>,
+    scratch_bytes: &mut usize,
+) -> Result<Vec<GpuStep>> {
+    let mut steps = Vec::with_capacity(ptx_steps.len());
+    for step in ptx_steps {
         steps.push(match step {
             PtxStep::Kernel { kernel, args } => {
-                scratch_bytes = scratch_bytes.max(kernel.scratch_bytes);
+                *scratch_bytes = (*scratch_bytes).max(kernel.scratch_bytes);
                 let entries = kernel
                     .entries
                     .into_iter()
@@ -138,29 +177,88 @@ pub fn compile_program(
                     out: g.out,
                 }
             }
+            PtxStep::Control(c) => GpuStep::Control(Box::new(GpuControl::build(
+                device,
+                module,
+                program,
+                *c,
+                scratch_bytes,
+            )?)),
         });
     }
-    let constants = program
-        .buffers
-        .iter()
-        .filter_map(|b| match &b.source {
-            BufferSource::Constant(c) => Some(CudaBuffer::upload(c, ordinal)),
-            BufferSource::Argument(_) | BufferSource::Temporary => None,
-        })
-        .collect::<Result<_>>()?;
-    Ok(CudaExecutable {
-        device,
-        in_avals: in_avals.to_vec(),
-        buffers: program
-            .buffers
-            .iter()
-            .map(|b| (b.dtype, b.shape.clone()))
-            .collect(),
-        steps,
-        constants,
-        plan: plan(program).map_err(relabel)?,
-        scratch_bytes,
-    })
+    Ok(steps)
+}
+
+/// Zeroes `bytes` bytes at device address `ptr` of `dev` (stream-ordered).
+pub(super) fn zero(dev: &GpuDevice, ptr: u64, bytes: usize) -> Result<()> {
+    if bytes == 0 {
+        return Ok(());
+    }
+    dev.ctx
+        .bind_to_thread()
+        .map_err(|e| dev.fail("binding the context", e))?;
+    // SAFETY: `ptr` addresses `bytes` bytes of a live allocation of
+    // this device (a program buffer planned by the memory plan).
+    unsafe { cudarc::driver::result::memset_d8_async(ptr, 0, bytes, dev.stream.cu_stream()) }
+        .map_err(|e| dev.fail("zeroing a buffer", e))
+}
+
+/// Enqueues `steps` on buffers at device addresses `ptrs` (by program
+/// buffer; `bytes` gives their sizes), zeroing the arena buffers
+/// `zero_arena` lists before each step; `scratch` is the kernels' shared
+/// scratch area.
+pub(super) fn run_steps(
+    dev: &GpuDevice,
+    steps: &[GpuStep],
+    zero_arena: &[Vec<BufferRef>],
+    bytes: &dyn Fn(BufferRef) -> usize,
+    ptrs: &[u64],
+    scratch: Option<u64>,
+) -> Result<()> {
+    let ptr = |r: BufferRef| ptrs[r.0 as usize];
+    for (s, step) in steps.iter().enumerate() {
+        for r in &zero_arena[s] {
+            zero(dev, ptr(*r), bytes(*r))?;
+        }
+        match step {
+            GpuStep::Kernel {
+                entries,
+                args,
+                scratch: needs,
+            } => {
+                let bound: Vec<u64> = args.iter().map(|r| ptr(*r)).collect();
+                let scratch_ptr = scratch.filter(|_| *needs);
+                for (entry, function) in entries {
+                    let params = pack_params(entry, &bound, scratch_ptr)?;
+                    // SAFETY: compile_program validated the program (every
+                    // kernel buffer bound to a program buffer of its dtype
+                    // and length, outputs are temporaries, affine indices in
+                    // bounds); the addresses are live allocations of this
+                    // device planned by the memory plan, which never lets
+                    // two live temporaries overlap.
+                    unsafe { launch(dev, function, entry, &params)? };
+                }
+            }
+            GpuStep::Gemm {
+                call,
+                dtype,
+                lhs,
+                rhs,
+                out,
+            } => match call {
+                GemmCall::Nothing => {}
+                GemmCall::Zero => zero(dev, ptr(*out), bytes(*out))?,
+                GemmCall::Blas(c) => {
+                    // SAFETY: validation checked the operands' strides
+                    // against their buffers' lengths and the dtypes; the
+                    // result is a temporary, distinct from the operands.
+                    unsafe { run_blas(dev, *dtype, c, ptr(*rhs), ptr(*lhs), ptr(*out))? }
+                }
+            },
+            GpuStep::Control(c) => c.run(dev, &ptr, scratch)?,
+        }
+    }
+    Ok(())
 }
 
 impl CudaExecutable {
@@ -207,23 +305,6 @@ impl CudaExecutable {
         Ok(())
     }
 
-    /// Zeroes `bytes` bytes at device address `ptr` (stream-ordered).
-    fn zero(&self, ptr: u64, bytes: usize) -> Result<()> {
-        if bytes == 0 {
-            return Ok(());
-        }
-        self.device
-            .ctx
-            .bind_to_thread()
-            .map_err(|e| self.device.fail("binding the context", e))?;
-        // SAFETY: `ptr` addresses `bytes` bytes of a live allocation of
-        // this device (a program buffer planned by the memory plan).
-        unsafe {
-            cudarc::driver::result::memset_d8_async(ptr, 0, bytes, self.device.stream.cu_stream())
-        }
-        .map_err(|e| self.device.fail("zeroing a buffer", e))
-    }
-
     /// Runs the program on device buffers; the results stay on the device.
     ///
     /// # Errors
@@ -268,51 +349,15 @@ impl CudaExecutable {
                 Slot::Unused => 0,
             })
             .collect();
-        let ptr = |r: BufferRef| ptrs[r.0 as usize];
-        for (s, step) in self.steps.iter().enumerate() {
-            for r in &self.plan.zero_arena[s] {
-                self.zero(ptr(*r), self.bytes(*r))?;
-            }
-            match step {
-                GpuStep::Kernel {
-                    entries,
-                    args,
-                    scratch: needs,
-                } => {
-                    let bound: Vec<u64> = args.iter().map(|r| ptr(*r)).collect();
-                    let scratch_ptr = scratch
-                        .as_ref()
-                        .filter(|_| *needs)
-                        .map(|m| slice_ptr(dev, m));
-                    for (entry, function) in entries {
-                        let params = pack_params(entry, &bound, scratch_ptr)?;
-                        // SAFETY: compile_program validated the program (every
-                        // kernel buffer bound to a program buffer of its dtype
-                        // and length, outputs are temporaries, affine indices in
-                        // bounds); the addresses are live allocations of this
-                        // device planned by the memory plan, which never lets
-                        // two live temporaries overlap.
-                        unsafe { launch(dev, function, entry, &params)? };
-                    }
-                }
-                GpuStep::Gemm {
-                    call,
-                    dtype,
-                    lhs,
-                    rhs,
-                    out,
-                } => match call {
-                    GemmCall::Nothing => {}
-                    GemmCall::Zero => self.zero(ptr(*out), self.bytes(*out))?,
-                    GemmCall::Blas(c) => {
-                        // SAFETY: validation checked the operands' strides
-                        // against their buffers' lengths and the dtypes; the
-                        // result is a temporary, distinct from the operands.
-                        unsafe { run_blas(dev, *dtype, c, ptr(*rhs), ptr(*lhs), ptr(*out))? }
-                    }
-                },
-            }
-        }
+        let scratch_base = scratch.as_ref().map(|m| slice_ptr(dev, m));
+        run_steps(
+            dev,
+            &self.steps,
+            &self.plan.zero_arena,
+            &|r| self.bytes(r),
+            &ptrs,
+            scratch_base,
+        )?;
         // Buffers are immutable once returned, so an output that is an
         // argument, a constant or listed twice shares storage.
         self.plan

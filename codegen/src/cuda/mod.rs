@@ -19,13 +19,16 @@
 //!   results stay on the device) or, as an [`crate::Executable`], on host
 //!   buffers (copied in and out).
 //!
-//! Control-flow primitives are not compiled by fusion yet, so programs
-//! containing them fail to compile here as on the CPU.
+//! Control-flow steps (`cond`, `while`, `scan`) run their loop on the
+//! host and launch their sub-programs' kernels on the device (`control`):
+//! a `cond` and each `while` trip read one scalar back; a `scan` enqueues
+//! every iteration without waiting.
 //!
 //! The bindings are pinned to CUDA 12.8 (`cuda-12080`): the driver must be
 //! at least that version, since `cudarc` resolves symbols on first call.
 
 mod buffer;
+mod control;
 mod driver;
 mod executable;
 pub mod gemm;
@@ -92,6 +95,11 @@ pub fn compile_jaxpr(
         match step {
             Step::Kernel { kernel, .. } => *kernel = crate::math::expand(kernel),
             Step::Gemm(_) => {}
+            Step::Control(c) => {
+                for p in c.programs_mut() {
+                    crate::control::for_each_kernel_mut(p, &mut |k| *k = crate::math::expand(k));
+                }
+            }
         }
     }
     compile_program(&program, in_avals, ordinal)

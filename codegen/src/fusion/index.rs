@@ -180,7 +180,8 @@ impl Emitter<'_> {
             | L::DynamicUpdateSlice
             | L::Scatter { .. }
             | L::RandomBits
-            | L::Inline(_) => Err(internal("a kernel-rooted value was not materialised").into()),
+            | L::Inline(_)
+            | L::Control => Err(internal("a kernel-rooted value was not materialised").into()),
         }
     }
 

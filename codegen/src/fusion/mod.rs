@@ -23,6 +23,9 @@
 //!    and that nothing it reads is computed after, provided it reads that
 //!    kernel's own results only where and when they are computed; otherwise
 //!    it starts a new kernel.
+//!    Control-flow equations (`cond`, `while`, `scan`) are steps of their
+//!    own (`control`): their operands and results are materialised and
+//!    their sub-jaxprs planned recursively as sub-programs.
 //! 3. `emit`, `index`, `reduce`, `special`: each step's kernel is
 //!    written by evaluating index functions: a fused value at an output
 //!    multi-index is an expression over the loop variables; a materialised
@@ -70,6 +73,7 @@
 //! across it. Invariant expressions are placed in the outermost block where
 //! their operands are defined.
 
+mod control;
 mod emit;
 mod gemm;
 mod index;
@@ -84,9 +88,11 @@ use rjax_ir::{ClosedJaxpr, Error, Result, Var};
 /// Plans `jaxpr` as a [`Program`]: its buffers, its steps (fused kernels
 /// and GEMM calls) and its outputs.
 ///
+/// `cond`, `while` and `scan` become control steps whose sub-jaxprs are
+/// planned recursively (see [`crate::control`]).
+///
 /// # Errors
-/// [`Error::NotYetSupported`] for `cond`, `while`, `scan` and
-/// `custom_lin`; [`Error::Op`] for programs the reference interpreter would
+/// [`Error::NotYetSupported`] for `custom_lin`; [`Error::Op`] for programs the reference interpreter would
 /// also reject when run (a gather from an empty axis into a non-empty
 /// result).
 pub fn plan(jaxpr: &ClosedJaxpr) -> Result<Program> {

@@ -26,6 +26,9 @@ pub(super) enum Class {
     /// A kernel of its own (`cumsum`, `scatter`, `dynamic_update_slice`,
     /// `random_bits`).
     Special,
+    /// A control-flow step (`cond`, `while`, `scan`): every operand and
+    /// result has a buffer.
+    Control,
 }
 
 /// One program step in the making.
@@ -43,6 +46,8 @@ pub(super) enum Group {
     Gemm(usize),
     /// The special kernel of an equation.
     Special(usize),
+    /// The control-flow step of an equation.
+    Control(usize),
 }
 
 /// The partition of a graph.
@@ -81,6 +86,7 @@ pub(super) fn class(g: &Graph, i: usize) -> Result<Class> {
         L::Cumsum { .. } | L::DynamicUpdateSlice | L::Scatter { .. } | L::RandomBits => {
             Class::Special
         }
+        L::Control => Class::Control,
         L::Inline(_) => return Err(internal("a call survived inlining")),
     })
 }
@@ -157,11 +163,12 @@ pub(super) fn partition(g: &Graph, hints: &Hints) -> Result<Parts> {
     let classes: Vec<Class> = (0..j.eqns.len())
         .map(|i| class(g, i))
         .collect::<Result<_>>()?;
+    super::control::materialise(g, &classes, &mut mat);
     let mut costly = vec![false; j.avals.len()];
     let mut size = vec![0usize; j.avals.len()];
     for (i, eqn) in j.eqns.iter().enumerate() {
         let v = eqn.outputs[0];
-        if classes[i] == Class::Special {
+        if matches!(classes[i], Class::Special | Class::Control) {
             mat[v.index()] = true;
             continue;
         }
@@ -210,6 +217,12 @@ fn group(
         let new = match class {
             Class::Gemm => Some(Group::Gemm(i)),
             Class::Special => Some(Group::Special(i)),
+            Class::Control => {
+                let outs = &g.jaxpr.eqns[i].outputs;
+                outs.iter()
+                    .for_each(|o| _ = producer.insert(*o, groups.len()));
+                Some(Group::Control(i))
+            }
             Class::Fused | Class::Reduction if mat[v.index()] || promotable => {
                 let deps = deps_of(g, mat, v);
                 let dom = domain(g, v);
@@ -458,10 +471,9 @@ pub(super) fn build(g: &Graph, parts: &Parts) -> Result<Built> {
     for (v, c) in j.constvars.iter().zip(&g.consts) {
         add(*v, BufferSource::Constant(c.clone()), &mut buffers);
     }
-    for eqn in &j.eqns {
-        let v = eqn.outputs[0];
+    for v in j.eqns.iter().flat_map(|e| &e.outputs) {
         if parts.materialised[v.index()] {
-            add(v, BufferSource::Temporary, &mut buffers);
+            add(*v, BufferSource::Temporary, &mut buffers);
         }
     }
     let ctx = Ctx {
@@ -487,6 +499,7 @@ pub(super) fn build(g: &Graph, parts: &Parts) -> Result<Built> {
                 }))
             }
             Group::Special(i) => special::emit(&ctx, *i, n),
+            Group::Control(i) => super::control::emit(&ctx, *i),
             Group::Fused { domain, roots } => reduce::emit_fused(&ctx, domain, roots, n),
         };
         match step {

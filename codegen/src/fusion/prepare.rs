@@ -70,7 +70,11 @@ pub(super) fn prepare(closed: &ClosedJaxpr) -> Result<Graph> {
         eqns: inl.eqns,
         outvars,
     };
-    let ClosedJaxpr { mut jaxpr, consts } = optimize(&ClosedJaxpr::new(flat, inl.consts));
+    let ClosedJaxpr {
+        mut jaxpr,
+        mut consts,
+    } = optimize(&ClosedJaxpr::new(flat, inl.consts));
+    super::control::lift_literals(&mut jaxpr, &mut consts);
     for eqn in &jaxpr.eqns {
         lowering(&eqn.prim)?;
     }
@@ -165,7 +169,12 @@ impl Inliner {
 /// repeat of an earlier output by a copy (`stop_gradient`, lowered as the
 /// identity), so every output is a distinct buffer that a step writes.
 fn distinct_outputs(jaxpr: &mut Jaxpr) {
-    let mut defined: HashSet<Var> = jaxpr.eqns.iter().map(|e| e.outputs[0]).collect();
+    let mut defined: HashSet<Var> = jaxpr
+        .eqns
+        .iter()
+        .flat_map(|e| &e.outputs)
+        .copied()
+        .collect();
     for i in 0..jaxpr.outvars.len() {
         let atom = jaxpr.outvars[i];
         let fresh_ok = matches!(atom, Atom::Var(v) if defined.remove(&v));

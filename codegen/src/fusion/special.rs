@@ -42,7 +42,8 @@ pub(super) fn emit(cx: &Ctx<'_>, i: usize, step: usize) -> Fallible<Step> {
         | L::DynamicSlice
         | L::Gather { .. }
         | L::Iota { .. }
-        | L::Inline(_) => return Err(internal("not a special kernel").into()),
+        | L::Inline(_)
+        | L::Control => return Err(internal("not a special kernel").into()),
     }
     let (kernel, args) = em.finish(format!("k{step}_{}", eqn.prim.name()));
     Ok(Step::Kernel { kernel, args })

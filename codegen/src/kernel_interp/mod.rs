@@ -18,9 +18,11 @@
 //! [`run_program`] allocates every program buffer (arguments copied in,
 //! constants, zero-filled temporaries), runs the steps in order (a GEMM as
 //! plain loops honouring its strides, summing in the same order as the
-//! reference `dot_general`) and returns copies of the outputs.
+//! reference `dot_general`; a control step by running its sub-programs
+//! with `run_program`, see `control.rs`) and returns copies of the outputs.
 
 mod check;
+mod control;
 mod scalar;
 
 use crate::kernel::{BufId, BufferKind, Expr, Index, Kernel, Stmt};
@@ -270,6 +272,8 @@ pub fn run_program(program: &Program, args: &[HostBuffer]) -> Result<Vec<HostBuf
             Step::Gemm(g) => {
                 gemm(g, &mut bufs).map_err(|m| program_error(format!("step {s} (gemm): {m}")))?
             }
+            Step::Control(c) => control::run(c, program, &mut bufs)
+                .map_err(|e| program_error(format!("step {s} ({}): {e}", c.name())))?,
         }
     }
     program

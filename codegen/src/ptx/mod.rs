@@ -42,7 +42,9 @@
 //!
 //! [`emit_program`] emits every kernel step of a [`Program`] into one
 //! module ([`PtxProgram::ptx`], entry names made unique by step number) and
-//! keeps GEMM steps as they are, for cuBLAS.
+//! keeps GEMM steps as they are, for cuBLAS; control steps
+//! ([`PtxStep::Control`]) carry their sub-programs' kernels, which join the
+//! same module under names made unique by their nesting path (`control`).
 //!
 //! # How kernels map to threads
 //!
@@ -111,6 +113,7 @@
 //! in memory.
 
 mod atomic;
+mod control;
 mod emit;
 mod fmod;
 mod nest;
@@ -123,6 +126,8 @@ mod warp;
 use crate::kernel::{BufId, Kernel};
 use crate::program::{BufferRef, Gemm, Program, Step};
 use rjax_ir::Result;
+
+pub use control::PtxControl;
 
 /// Iteration counts up to which a top-level reduction runs in one block
 /// (one entry); larger ones use the two-pass scheme.
@@ -236,6 +241,9 @@ pub enum PtxStep {
     },
     /// A matrix product, for cuBLAS.
     Gemm(Gemm),
+    /// A `cond`, `while` or `scan` whose loop the runtime runs on the host,
+    /// launching its sub-programs' kernels (see `control`).
+    Control(Box<PtxControl>),
 }
 
 /// A program's kernels in one PTX module.
@@ -280,17 +288,28 @@ pub fn emit_kernel(kernel: &Kernel, opts: &PtxOptions) -> Result<PtxKernel> {
     })
 }
 
-/// Emits every kernel step of `program` into one module.
+/// Emits every kernel step of `program` into one module, with the kernels
+/// of control steps' sub-programs at every nesting level.
 ///
 /// # Errors
 /// As [`emit_kernel`].
 pub fn emit_program(program: &Program, opts: &PtxOptions) -> Result<PtxProgram> {
-    let mut ptx = header(opts);
+    let (body, steps) = emit_steps(program, opts, "")?;
+    Ok(PtxProgram {
+        ptx: format!("{}{}", header(opts), body),
+        steps,
+    })
+}
+
+/// The entries of `program`'s steps (the sub-program at `path`, see
+/// `control`) and the steps.
+fn emit_steps(program: &Program, opts: &PtxOptions, path: &str) -> Result<(String, Vec<PtxStep>)> {
+    let mut ptx = String::new();
     let mut steps = Vec::with_capacity(program.steps.len());
     for (i, step) in program.steps.iter().enumerate() {
         match step {
             Step::Kernel { kernel, args } => {
-                let base = emit::entry_base(&kernel.name, Some(i));
+                let base = control::nested_base(path, emit::entry_base(&kernel.name, Some(i)));
                 let (body, entries, scratch_bytes) = emit::emit_entries(kernel, &base)?;
                 ptx.push_str(&body);
                 steps.push(PtxStep::Kernel {
@@ -303,7 +322,8 @@ pub fn emit_program(program: &Program, opts: &PtxOptions) -> Result<PtxProgram> 
                 });
             }
             Step::Gemm(g) => steps.push(PtxStep::Gemm(g.clone())),
+            Step::Control(c) => steps.push(control::emit_control(c, i, path, opts, &mut ptx)?),
         }
     }
-    Ok(PtxProgram { ptx, steps })
+    Ok((ptx, steps))
 }

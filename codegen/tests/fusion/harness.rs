@@ -202,6 +202,11 @@ pub fn dump(p: &Program) -> String {
                     g.dtype, g.batch, g.m, g.n, g.k, g.lhs.0 .0, g.lhs.1, g.rhs.0 .0, g.rhs.1, g.out.0
                 );
             }
+            Step::Control(c) => {
+                let ins: Vec<u32> = c.inputs.iter().map(|r| r.0).collect();
+                let outs: Vec<u32> = c.outputs.iter().map(|r| r.0).collect();
+                let _ = writeln!(s, "step {i}: {} on buffers {ins:?} -> {outs:?}", c.name());
+            }
         }
     }
     let outs: Vec<u32> = p.outputs.iter().map(|r| r.0).collect();

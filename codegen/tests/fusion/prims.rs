@@ -707,64 +707,69 @@ fn unsupported_primitives_say_so() {
     let body = Arc::new(build(&[av(I32, &[])], |b, xs| {
         vec![v(eqn(b, P::Neg, &[v(xs[0])]))]
     }));
-    let cond = Arc::new(build(&[av(I32, &[])], |b, xs| {
-        vec![v(eqn(b, P::Lt, &[v(xs[0]), Atom::Lit(Scalar::I32(3))]))]
+    let j = single(
+        P::CustomLin {
+            bwd: body,
+            num_residuals: 0,
+        },
+        &[(I32, &[])],
+    );
+    let err = plan(&j).expect_err("custom_lin");
+    assert_eq!(
+        err,
+        Error::NotYetSupported {
+            prim: "custom_lin",
+            rule: "kernel lowering"
+        }
+    );
+}
+
+/// One case per control-flow primitive, on inputs that keep the `while`
+/// short (more in `tests/control_flow.rs`).
+fn control_flow_cases() -> Vec<Case> {
+    let body = Arc::new(build(&[av(I32, &[])], |b, xs| {
+        vec![v(eqn(b, P::Add, &[v(xs[0]), Atom::Lit(Scalar::I32(2))]))]
     }));
-    let cases: Vec<(&str, ClosedJaxpr)> = vec![
-        (
+    let neg = Arc::new(build(&[av(I32, &[])], |b, xs| {
+        vec![v(eqn(b, P::Neg, &[v(xs[0])]))]
+    }));
+    let cond = Arc::new(build(&[av(I32, &[])], |b, xs| {
+        vec![v(eqn(b, P::Lt, &[v(xs[0]), Atom::Lit(Scalar::I32(7))]))]
+    }));
+    let scalar = |x: i32| HostBuffer::scalar(Scalar::I32(x));
+    let with = |name: &str, jaxpr: ClosedJaxpr, args: Vec<HostBuffer>| Case {
+        name: name.into(),
+        jaxpr,
+        args: Some(args),
+    };
+    let branches = P::Cond {
+        branches: vec![body.clone(), neg],
+    };
+    let while_ = P::While {
+        cond_jaxpr: cond,
+        body_jaxpr: body.clone(),
+    };
+    let scan = P::Scan {
+        body,
+        length: 2,
+        reverse: false,
+        num_consts: 0,
+        num_carry: 1,
+    };
+    vec![
+        with(
             "cond",
-            single(
-                P::Cond {
-                    branches: vec![body.clone(), body.clone()],
-                },
-                &[(I32, &[]), (I32, &[])],
-            ),
+            single(branches, &[(I32, &[]), (I32, &[])]),
+            vec![scalar(1), scalar(5)],
         ),
-        (
-            "while",
-            single(
-                P::While {
-                    cond_jaxpr: cond,
-                    body_jaxpr: body.clone(),
-                },
-                &[(I32, &[])],
-            ),
-        ),
-        (
-            "scan",
-            single(
-                P::Scan {
-                    body: body.clone(),
-                    length: 2,
-                    reverse: false,
-                    num_consts: 0,
-                    num_carry: 1,
-                },
-                &[(I32, &[])],
-            ),
-        ),
-        (
-            "custom_lin",
-            single(
-                P::CustomLin {
-                    bwd: body,
-                    num_residuals: 0,
-                },
-                &[(I32, &[])],
-            ),
-        ),
-    ];
-    for (name, j) in cases {
-        let err = plan(&j).expect_err(name);
-        assert_eq!(
-            err,
-            Error::NotYetSupported {
-                prim: name,
-                rule: "kernel lowering"
-            },
-            "{name}"
-        );
-    }
+        with("while", single(while_, &[(I32, &[])]), vec![scalar(-4)]),
+        with("scan", single(scan, &[(I32, &[])]), vec![scalar(3)]),
+    ]
+}
+
+#[test]
+fn control_flow_matches_the_reference() {
+    run(control_flow_cases());
 }
 
 #[test]
@@ -792,10 +797,9 @@ fn every_primitive_has_a_case() {
         indexing_cases(),
         random_bits_cases(),
         higher_order_cases(),
+        control_flow_cases(),
     ];
-    let mut seen: BTreeSet<&str> = ["cond", "while", "scan", "custom_lin"]
-        .into_iter()
-        .collect();
+    let mut seen: BTreeSet<&str> = ["custom_lin"].into_iter().collect();
     for c in groups.iter().flatten() {
         for e in &c.jaxpr.jaxpr.eqns {
             seen.insert(e.prim.name());

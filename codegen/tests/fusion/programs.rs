@@ -82,6 +82,7 @@ fn step_names(p: &Program) -> Vec<String> {
         .map(|s| match s {
             Step::Kernel { kernel, .. } => kernel.name.clone(),
             Step::Gemm(_) => "gemm".to_string(),
+            Step::Control(c) => c.name().to_string(),
         })
         .collect()
 }

@@ -20,8 +20,8 @@
 //! and one output.
 
 use super::model::{unique_names, Model, Stage};
-use super::network::{Entry, GraphSpec, Network, Op};
-use crate::keras::layers::{Layer, MergeLayer};
+use super::network::{Entry, GraphSpec, Network, Op, INFERENCE};
+use crate::keras::layers::{CallContext, Layer, MergeLayer};
 use crate::keras::training::TrainingState;
 use crate::{jnp, Array, Error, Jit, Result};
 use std::collections::HashMap;
@@ -479,7 +479,7 @@ impl Model {
     /// assert_eq!(model.input_shapes().unwrap(), vec![vec![2], vec![3]]);
     /// ```
     pub fn input_shapes(&self) -> Result<Vec<Vec<usize>>> {
-        Ok(self.network("input_shapes")?.input_shapes.clone())
+        Ok(self.network("input_shapes")?.graph.input_shapes.clone())
     }
 
     /// The example shape of each output (one for a model with one output).
@@ -498,6 +498,7 @@ impl Model {
     pub fn output_shapes(&self) -> Result<Vec<Vec<usize>>> {
         let net = self.network("output_shapes")?;
         Ok(net
+            .graph
             .outputs
             .iter()
             .map(|o| net.node_shapes[*o].clone())
@@ -536,13 +537,14 @@ impl Model {
     ) -> Result<(Vec<Array>, Vec<Array>)> {
         let op = "stateless_call_multi";
         let net = self.network(op)?;
-        let weights = super::ModelWeights {
-            trainable: trainable.to_vec(),
-            non_trainable: non_trainable.to_vec(),
-        };
-        net.check_weights(op, &weights)?;
+        net.check_weight_lists(op, trainable, non_trainable)?;
         check_inputs(op, &net, inputs)?;
-        Ok(net.stateless_call_graph(trainable, non_trainable, inputs, training, key))
+        Ok(net.stateless_call_graph(
+            trainable,
+            non_trainable,
+            inputs,
+            CallContext { training, key },
+        ))
     }
 
     /// [`Model::predict`] for any number of inputs and outputs: the outputs
@@ -580,7 +582,7 @@ impl Model {
         let step_net = net.clone();
         let step = Jit::new(move |((trainable, non_trainable), xs): &MultiArgs| {
             step_net
-                .stateless_call_graph(trainable, non_trainable, xs, false, None)
+                .stateless_call_graph(trainable, non_trainable, xs, INFERENCE)
                 .0
         });
         let weights = (
@@ -596,7 +598,7 @@ impl Model {
                 .collect::<Result<Vec<Array>>>()?;
             batches.push(step.try_call(&(weights.clone(), xs))?);
         }
-        (0..net.outputs.len())
+        (0..net.graph.outputs.len())
             .map(|o| {
                 let parts: Vec<Array> = batches.iter().map(|b| b[o].clone()).collect();
                 jnp::try_concatenate(&parts, 0)
@@ -617,18 +619,18 @@ fn rows(op: &str, x: &Array, start: usize, end: usize) -> Result<Array> {
 /// Checks `inputs` against the model's inputs (count, example shapes, one
 /// batch size) and returns the batch size.
 fn check_inputs(op: &str, net: &Network, inputs: &[Array]) -> Result<usize> {
-    if inputs.len() != net.input_shapes.len() {
+    if inputs.len() != net.graph.input_shapes.len() {
         return Err(Error::op(
             op,
             format!(
                 "the model has {} inputs, got {} arrays",
-                net.input_shapes.len(),
+                net.graph.input_shapes.len(),
                 inputs.len()
             ),
         ));
     }
     let mut batch = None;
-    for (i, (x, expected)) in inputs.iter().zip(&net.input_shapes).enumerate() {
+    for (i, (x, expected)) in inputs.iter().zip(&net.graph.input_shapes).enumerate() {
         let Some((n, example)) = x.shape().split_first() else {
             return Err(Error::op(
                 op,
@@ -641,7 +643,7 @@ fn check_inputs(op: &str, net: &Network, inputs: &[Array]) -> Result<usize> {
                 format!(
                     "input {i} ('{}') expects examples of shape {expected:?}, got an array of \
                      shape {:?}",
-                    net.input_names[i],
+                    net.graph.input_names[i],
                     x.shape()
                 ),
             ));

@@ -19,6 +19,6 @@ mod summary;
 
 pub use functional::{Input, LayerApply, MergeApply, SharedLayer, SymbolicTensor, SymbolicTensors};
 pub use model::Model;
-pub(crate) use network::{check_weight, Network};
+pub(crate) use network::{check_weight, Network, INFERENCE};
 pub use network::{ModelWeights, WeightInfo};
 pub use sequential::Sequential;

@@ -7,8 +7,8 @@
 //! network; the model then owns the weight values, which training replaces
 //! step by step.
 
-use super::network::{ModelWeights, Network, WeightInfo};
-use crate::keras::layers::Layer;
+use super::network::{ModelWeights, Network, WeightInfo, INFERENCE};
+use crate::keras::layers::{CallContext, Layer};
 use crate::keras::training::TrainingState;
 use crate::{Array, DType, Error, Result};
 use std::sync::Arc;
@@ -391,12 +391,13 @@ impl Model {
     ) -> Result<(Array, Vec<Array>)> {
         let net = self.network("stateless_call")?;
         net.check_single_io("stateless_call")?;
-        let weights = ModelWeights {
-            trainable: trainable.to_vec(),
-            non_trainable: non_trainable.to_vec(),
-        };
-        net.check_weights("stateless_call", &weights)?;
-        Ok(net.stateless_call(trainable, non_trainable, inputs, training, key))
+        net.check_weight_lists("stateless_call", trainable, non_trainable)?;
+        Ok(net.stateless_call(
+            trainable,
+            non_trainable,
+            inputs,
+            CallContext { training, key },
+        ))
     }
 
     /// The model applied to `inputs` with its current weights, in inference
@@ -418,7 +419,7 @@ impl Model {
         let net = self.ensure_built_for("call", inputs)?;
         let w = &self.weights;
         Ok(net
-            .stateless_call(&w.trainable, &w.non_trainable, inputs, false, None)
+            .stateless_call(&w.trainable, &w.non_trainable, inputs, INFERENCE)
             .0)
     }
 

@@ -44,7 +44,8 @@ pub(crate) enum Entry {
     Merge(usize),
 }
 
-/// A graph to build: its layers (unbuilt), merges, names and nodes.
+/// A graph of layers: its layers (unbuilt until [`Network::build_graph`]),
+/// merges, names and nodes.
 #[derive(Debug)]
 pub(crate) struct GraphSpec {
     pub layers: Vec<Box<dyn Layer>>,
@@ -105,6 +106,12 @@ pub struct ModelWeights {
     pub non_trainable: Vec<Array>,
 }
 
+/// The context of an inference call: not training, no key.
+pub(crate) const INFERENCE: CallContext<'static> = CallContext {
+    training: false,
+    key: None,
+};
+
 /// A failed build: the layers, handed back so the model stays usable, and
 /// the error.
 pub(crate) type BuildFailure = (Vec<Box<dyn Layer>>, Error);
@@ -112,22 +119,13 @@ pub(crate) type BuildFailure = (Vec<Box<dyn Layer>>, Error);
 /// A built graph of layers; see the [module docs](self).
 #[derive(Debug)]
 pub(crate) struct Network {
-    /// The layers with weights, each built once.
-    pub layers: Vec<Box<dyn Layer>>,
-    pub merges: Vec<Arc<dyn MergeLayer>>,
-    /// The model's layers in order, each named by `names`.
-    pub entries: Vec<Entry>,
-    pub names: Vec<String>,
-    pub input_names: Vec<String>,
-    pub input_shapes: Vec<Vec<usize>>,
+    /// The graph, its layers built (each once).
+    pub graph: GraphSpec,
     /// The shape of one example of the first input (the only one for
     /// models that `fit` can train).
     pub input_shape: Vec<usize>,
-    /// The nodes in topological order, and the shape of one example of
-    /// each.
-    pub ops: Vec<Op>,
+    /// The shape of one example of each node.
     pub node_shapes: Vec<Vec<usize>>,
-    pub outputs: Vec<usize>,
     /// For each layer, its weights in build order.
     pub slots: Vec<Vec<Slot>>,
     pub trainable: Vec<WeightInfo>,
@@ -165,31 +163,18 @@ impl Network {
     /// checking that a shared layer is applied to examples of the shape it
     /// was built for, and computing each node's shape.
     pub fn build_graph(
-        spec: GraphSpec,
+        mut spec: GraphSpec,
         seed: u64,
     ) -> std::result::Result<(Network, ModelWeights), BuildFailure> {
-        let GraphSpec {
-            mut layers,
-            merges,
-            entries,
-            names,
-            input_names,
-            input_shapes,
-            ops,
-            outputs,
-        } = spec;
+        // The layers and nodes are taken out while the layers are built, and
+        // put back at the end.
+        let mut layers = std::mem::take(&mut spec.layers);
+        let ops = std::mem::take(&mut spec.ops);
         let mut net = Network {
-            layers: Vec::new(),
-            merges,
-            entries,
-            names,
-            input_names,
-            input_shape: input_shapes.first().cloned().unwrap_or_default(),
-            input_shapes,
-            ops: Vec::new(),
-            node_shapes: Vec::new(),
-            outputs,
+            input_shape: spec.input_shapes.first().cloned().unwrap_or_default(),
             slots: vec![Vec::new(); layers.len()],
+            graph: spec,
+            node_shapes: Vec::new(),
             trainable: Vec::new(),
             non_trainable: Vec::new(),
         };
@@ -198,7 +183,7 @@ impl Network {
         let mut weights = ModelWeights::default();
         for op in &ops {
             let shape = match op {
-                Op::Input(i) => Ok(net.input_shapes[*i].clone()),
+                Op::Input(i) => Ok(net.graph.input_shapes[*i].clone()),
                 Op::Layer { layer, input } => {
                     let shape = net.node_shapes[*input].clone();
                     let first = built_for[*layer].is_none();
@@ -218,17 +203,18 @@ impl Network {
                 Err(e) => return Err((layers, e)),
             }
         }
-        net.ops = ops;
-        net.layers = layers;
+        net.graph.ops = ops;
+        net.graph.layers = layers;
         Ok((net, weights))
     }
 
     /// The name of entry `entry` (`dense_1`).
     fn entry_name(&self, entry: Entry) -> &str {
-        self.entries
+        self.graph
+            .entries
             .iter()
             .position(|e| *e == entry)
-            .map_or("?", |i| &self.names[i])
+            .map_or("?", |i| &self.graph.names[i])
     }
 
     /// The output shape of layer `layer` applied to examples of `shape`, and
@@ -303,7 +289,7 @@ impl Network {
             .iter()
             .map(|i| self.node_shapes[*i].clone())
             .collect();
-        let m = &self.merges[merge];
+        let m = &self.graph.merges[merge];
         m.output_shape(&shapes).map_err(|e| {
             let shapes: Vec<String> = shapes.iter().map(|s| format!("{s:?}")).collect();
             Error::op(
@@ -320,7 +306,8 @@ impl Network {
 
     /// The shape of one example of the first output.
     pub fn output_shape(&self) -> &[usize] {
-        self.outputs
+        self.graph
+            .outputs
             .first()
             .map_or(&self.input_shape, |o| &self.node_shapes[*o])
     }
@@ -350,7 +337,7 @@ impl Network {
     /// True for a model with one input and one output, which `fit`,
     /// `evaluate`, `predict` and [`Network::stateless_call`] handle.
     pub fn single_io(&self) -> bool {
-        self.input_shapes.len() == 1 && self.outputs.len() == 1
+        self.graph.input_shapes.len() == 1 && self.graph.outputs.len() == 1
     }
 
     /// An error for `op` unless the model has one input and one output.
@@ -364,8 +351,8 @@ impl Network {
                 "the model has {} inputs and {} outputs; {op} takes a model with one \
                  input and one output (use predict_multi or stateless_call_multi for \
                  several)",
-                self.input_shapes.len(),
-                self.outputs.len()
+                self.graph.input_shapes.len(),
+                self.graph.outputs.len()
             ),
         ))
     }
@@ -375,9 +362,9 @@ impl Network {
     /// prints without the "Connected to" column, as Keras does.
     pub fn sequential_like(&self) -> bool {
         self.single_io()
-            && self.merges.is_empty()
-            && self.outputs[0] + 1 == self.ops.len()
-            && self.ops.iter().enumerate().all(|(k, op)| match op {
+            && self.graph.merges.is_empty()
+            && self.graph.outputs[0] + 1 == self.graph.ops.len()
+            && self.graph.ops.iter().enumerate().all(|(k, op)| match op {
                 Op::Input(i) => k == 0 && *i == 0,
                 Op::Merge { .. } => false,
                 Op::Layer { layer, input } => *layer + 1 == k && *input + 1 == k,
@@ -391,14 +378,14 @@ impl Network {
             (Op::Merge { merge, .. }, Entry::Merge(m)) => *merge == m,
             _ => false,
         };
-        (0..self.ops.len())
-            .filter(|k| applies(&self.ops[*k]))
+        (0..self.graph.ops.len())
+            .filter(|k| applies(&self.graph.ops[*k]))
             .collect()
     }
 
     /// The nodes that node `node` reads.
     pub fn node_inputs(&self, node: usize) -> Vec<usize> {
-        match &self.ops[node] {
+        match &self.graph.ops[node] {
             Op::Input(_) => Vec::new(),
             Op::Layer { input, .. } => vec![*input],
             Op::Merge { inputs, .. } => inputs.clone(),
@@ -409,8 +396,8 @@ impl Network {
     /// output of `dense`'s second application, `input_layer[0][0]` for an
     /// input.
     pub fn node_label(&self, node: usize) -> String {
-        let entry = match &self.ops[node] {
-            Op::Input(i) => return format!("{}[0][0]", self.input_names[*i]),
+        let entry = match &self.graph.ops[node] {
+            Op::Input(i) => return format!("{}[0][0]", self.graph.input_names[*i]),
             Op::Layer { layer, .. } => Entry::Layer(*layer),
             Op::Merge { merge, .. } => Entry::Merge(*merge),
         };
@@ -431,41 +418,34 @@ impl Network {
         trainable: &[Array],
         non_trainable: &[Array],
         inputs: &Array,
-        training: bool,
-        key: Option<&Array>,
+        ctx: CallContext<'_>,
     ) -> (Array, Vec<Array>) {
-        let (mut outputs, state) = self.stateless_call_graph(
-            trainable,
-            non_trainable,
-            std::slice::from_ref(inputs),
-            training,
-            key,
-        );
+        let (mut outputs, state) =
+            self.stateless_call_graph(trainable, non_trainable, std::slice::from_ref(inputs), ctx);
         (outputs.swap_remove(0), state)
     }
 
     /// The pure forward pass: the outputs for `inputs` (one array per model
-    /// input, batch axis first) and the new non-trainable weights. The
-    /// `k`-th layer application in node order gets the key `fold_in(key,
-    /// k)`; a layer applied twice reads the state its first application
+    /// input, batch axis first) and the new non-trainable weights, in the
+    /// training mode of `ctx`. The `k`-th layer application in node order
+    /// gets the key `fold_in(ctx.key, k)`; a layer applied twice reads the state its first application
     /// left.
     pub fn stateless_call_graph(
         &self,
         trainable: &[Array],
         non_trainable: &[Array],
         inputs: &[Array],
-        training: bool,
-        key: Option<&Array>,
+        ctx: CallContext<'_>,
     ) -> (Vec<Array>, Vec<Array>) {
         let mut new_state = non_trainable.to_vec();
-        let mut values: Vec<Array> = Vec::with_capacity(self.ops.len());
+        let mut values: Vec<Array> = Vec::with_capacity(self.graph.ops.len());
         let mut application = 0;
-        for op in &self.ops {
+        for op in &self.graph.ops {
             let value = match op {
                 Op::Input(i) => inputs[*i].clone(),
                 Op::Merge { merge, inputs } => {
                     let args: Vec<Array> = inputs.iter().map(|i| values[*i].clone()).collect();
-                    self.merges[*merge].call(&args)
+                    self.graph.merges[*merge].call(&args)
                 }
                 Op::Layer { layer, input } => {
                     let slots = &self.slots[*layer];
@@ -479,13 +459,13 @@ impl Network {
                             }
                         })
                         .collect();
-                    let layer_key = key.map(|k| random::fold_in(k, application));
+                    let layer_key = ctx.key.map(|k| random::fold_in(k, application));
                     application += 1;
-                    let ctx = CallContext {
-                        training,
+                    let layer_ctx = CallContext {
+                        training: ctx.training,
                         key: layer_key.as_ref(),
                     };
-                    let out = self.layers[*layer].call(&weights, &values[*input], &ctx);
+                    let out = self.graph.layers[*layer].call(&weights, &values[*input], &layer_ctx);
                     let state_slots = slots.iter().filter(|s| !s.trainable);
                     for (slot, value) in state_slots.zip(out.updated_state) {
                         new_state[slot.index] = value;
@@ -495,15 +475,31 @@ impl Network {
             };
             values.push(value);
         }
-        let outputs = self.outputs.iter().map(|o| values[*o].clone()).collect();
+        let outputs = self
+            .graph
+            .outputs
+            .iter()
+            .map(|o| values[*o].clone())
+            .collect();
         (outputs, new_state)
     }
 
     /// Checks that `weights` match this network's weight shapes and dtypes.
     pub fn check_weights(&self, op: &'static str, weights: &ModelWeights) -> Result<()> {
+        self.check_weight_lists(op, &weights.trainable, &weights.non_trainable)
+    }
+
+    /// Checks that the `trainable` and `non_trainable` weights match this
+    /// network's weight shapes and dtypes.
+    pub fn check_weight_lists(
+        &self,
+        op: &'static str,
+        trainable: &[Array],
+        non_trainable: &[Array],
+    ) -> Result<()> {
         let lists = [
-            (&self.trainable, &weights.trainable, "trainable"),
-            (&self.non_trainable, &weights.non_trainable, "non-trainable"),
+            (&self.trainable, trainable, "trainable"),
+            (&self.non_trainable, non_trainable, "non-trainable"),
         ];
         for (infos, values, what) in lists {
             if infos.len() != values.len() {

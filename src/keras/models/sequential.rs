@@ -96,7 +96,7 @@ impl Sequential {
         let mut layers = match std::mem::replace(&mut model.stage, Stage::Unbuilt(Vec::new())) {
             Stage::Unbuilt(layers) => layers,
             Stage::Built(net) => std::sync::Arc::try_unwrap(net)
-                .map(|net| net.layers)
+                .map(|net| net.graph.layers)
                 .unwrap_or_default(),
         };
         layers.push(Box::new(layer));

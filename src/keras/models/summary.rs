@@ -49,7 +49,7 @@ impl Model {
         let connected = !net.sequential_like();
         let mut rows: Vec<Row> = Vec::new();
         if self.class_name == "Functional" {
-            for (name, shape) in net.input_names.iter().zip(&net.input_shapes) {
+            for (name, shape) in net.graph.input_names.iter().zip(&net.graph.input_shapes) {
                 rows.push(vec![
                     vec![format!("{name} (InputLayer)")],
                     vec![shape_text(shape)],
@@ -151,13 +151,14 @@ impl Model {
 /// (of its first application), parameter count, and the tensors it reads.
 fn layer_rows(net: &Network) -> Vec<Row> {
     let counts = net.param_counts();
-    net.entries
+    net.graph
+        .entries
         .iter()
-        .zip(&net.names)
+        .zip(&net.graph.names)
         .map(|(entry, name)| {
             let (class, params) = match entry {
-                Entry::Layer(l) => (net.layers[*l].class_name(), counts[*l]),
-                Entry::Merge(m) => (net.merges[*m].class_name(), 0),
+                Entry::Layer(l) => (net.graph.layers[*l].class_name(), counts[*l]),
+                Entry::Merge(m) => (net.graph.merges[*m].class_name(), 0),
             };
             let nodes = net.applications(*entry);
             let shape = nodes

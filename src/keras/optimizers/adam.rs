@@ -1,7 +1,7 @@
 //! Adam and AdamW: moment estimates with bias correction, and decoupled
 //! weight decay.
 
-use super::{split_state, zero_step, zeros_like_all, LearningRate, Optimizer, RateCache};
+use super::{DTypeCache, LearningRate, SlotRule, WeightStep};
 use crate::{jnp, Array};
 
 /// Adam, as Keras' `Adam`: `m += (g - m)(1 - b1)`, `v += (g^2 - v)(1 - b2)`,
@@ -98,82 +98,57 @@ impl Adam {
         self
     }
 
-    fn slots(&self) -> usize {
+    fn adam_slots(&self) -> usize {
         2 + usize::from(self.amsgrad)
     }
 
-    /// The Adam update, after `decay` has been applied to each parameter
-    /// (`decay(p, lr)` returns the parameter the step starts from).
-    fn update_with(
+    /// The Adam update of one weight, after `decay` has been applied to it
+    /// (`decay(p, lr)` returns the weight the step starts from). Slots: the
+    /// first moment, the second, then its running maximum with AMSGrad.
+    fn apply_decayed(
         &self,
-        name: &str,
-        params: &[Array],
-        grads: &[Array],
-        state: &[Array],
+        w: WeightStep<'_>,
+        alphas: &mut DTypeCache,
         decay: impl Fn(&Array, &Array) -> Array,
-    ) -> (Vec<Array>, Vec<Array>) {
-        let (step, buffers) = split_state(name, params, grads, state, self.slots());
-        let n = params.len();
-        let mut slots = buffers.chunks(n.max(1));
-        let firsts = slots.next().unwrap_or(&[]);
-        let seconds = slots.next().unwrap_or(&[]);
-        let maxima = slots.next();
-        let mut rates = RateCache::new(&self.learning_rate, step);
-        let (b1, b2) = (self.beta_1, self.beta_2);
-        let mut new_params = Vec::with_capacity(n);
-        let (mut new_m, mut new_v, mut new_vhat) = (vec![], vec![], vec![]);
-        let mut alphas: Vec<(crate::DType, Array)> = Vec::new();
-        for (i, (p, g)) in params.iter().zip(grads).enumerate() {
-            let lr = rates.get(p);
-            let alpha = match alphas.iter().find(|(d, _)| *d == p.dtype()) {
-                Some((_, alpha)) => alpha.clone(),
-                None => {
-                    let t = (step + 1).astype(p.dtype());
-                    let power = |b: f64| jnp::power(&Array::scalar_like(b, &t), &t);
-                    let alpha = &lr * (1.0 - power(b2)).sqrt() / (1.0 - power(b1));
-                    alphas.push((p.dtype(), alpha.clone()));
-                    alpha
-                }
-            };
-            let p = decay(p, &lr);
-            let m = &firsts[i] + (g - &firsts[i]) * (1.0 - b1);
-            let v = &seconds[i] + (g.square() - &seconds[i]) * (1.0 - b2);
-            let v_used = match maxima {
-                Some(maxima) => {
-                    let vhat = jnp::maximum(&maxima[i], &v);
-                    new_vhat.push(vhat.clone());
-                    vhat
-                }
-                None => v.clone(),
-            };
-            new_params.push(&p - &m * alpha / (v_used.sqrt() + self.epsilon));
-            new_m.push(m);
-            new_v.push(v);
+    ) -> (Array, Vec<Array>) {
+        let (b1, b2, g) = (self.beta_1, self.beta_2, w.grad);
+        let alpha = alphas.get(w.param.dtype(), || {
+            let t = (w.step + 1).astype(w.param.dtype());
+            let power = |b: f64| jnp::power(&Array::scalar_like(b, &t), &t);
+            &w.lr * (1.0 - power(b2)).sqrt() / (1.0 - power(b1))
+        });
+        let p = decay(w.param, &w.lr);
+        let (first, second) = (w.slots[0], w.slots[1]);
+        let m = first + (g - first) * (1.0 - b1);
+        let v = second + (g.square() - second) * (1.0 - b2);
+        let v_used = match w.slots.get(2) {
+            Some(&maximum) => jnp::maximum(maximum, &v),
+            None => v.clone(),
+        };
+        let new_p = &p - &m * alpha / (v_used.sqrt() + self.epsilon);
+        let mut new_slots = vec![m, v];
+        if self.amsgrad {
+            new_slots.push(v_used);
         }
-        let mut new_state = vec![step + 1];
-        new_state.extend(new_m);
-        new_state.extend(new_v);
-        new_state.extend(new_vhat);
-        (new_params, new_state)
+        (new_p, new_slots)
     }
 }
 
-impl Optimizer for Adam {
-    fn init(&self, params: &[Array]) -> Vec<Array> {
-        let mut state = vec![zero_step()];
-        for _ in 0..self.slots() {
-            state.extend(zeros_like_all(params));
-        }
-        state
+impl SlotRule for Adam {
+    fn name(&self) -> &'static str {
+        "Adam"
     }
 
-    fn update(
-        &self,
-        params: &[Array],
-        grads: &[Array],
-        state: &[Array],
-    ) -> (Vec<Array>, Vec<Array>) {
-        self.update_with("Adam", params, grads, state, |p, _| p.clone())
+    fn learning_rate(&self) -> &LearningRate {
+        &self.learning_rate
+    }
+
+    fn slots(&self) -> usize {
+        self.adam_slots()
+    }
+
+    fn apply(&self, w: WeightStep<'_>, per_dtype: &mut DTypeCache) -> (Array, Vec<Array>) {
+        self.apply_decayed(w, per_dtype, |p, _| p.clone())
     }
 }
 
@@ -272,19 +247,22 @@ impl AdamW {
     }
 }
 
-impl Optimizer for AdamW {
-    fn init(&self, params: &[Array]) -> Vec<Array> {
-        self.adam.init(params)
+impl SlotRule for AdamW {
+    fn name(&self) -> &'static str {
+        "AdamW"
     }
 
-    fn update(
-        &self,
-        params: &[Array],
-        grads: &[Array],
-        state: &[Array],
-    ) -> (Vec<Array>, Vec<Array>) {
+    fn learning_rate(&self) -> &LearningRate {
+        &self.adam.learning_rate
+    }
+
+    fn slots(&self) -> usize {
+        self.adam.adam_slots()
+    }
+
+    fn apply(&self, w: WeightStep<'_>, per_dtype: &mut DTypeCache) -> (Array, Vec<Array>) {
         let wd = self.weight_decay;
         self.adam
-            .update_with("AdamW", params, grads, state, |p, lr| p - (p * wd) * lr)
+            .apply_decayed(w, per_dtype, |p, lr| p - (p * wd) * lr)
     }
 }

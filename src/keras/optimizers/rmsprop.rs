@@ -1,6 +1,6 @@
 //! RMSprop: gradient steps scaled by a running root mean square.
 
-use super::{split_state, zero_step, zeros_like_all, LearningRate, Optimizer, RateCache};
+use super::{DTypeCache, LearningRate, SlotRule, WeightStep};
 use crate::Array;
 
 /// RMSprop, as Keras' `RMSprop`: `a = rho a + (1 - rho) g^2`, step `lr g /
@@ -98,67 +98,50 @@ impl RMSprop {
         self.centered = centered;
         self
     }
+}
+
+impl SlotRule for RMSprop {
+    fn name(&self) -> &'static str {
+        "RMSprop"
+    }
+
+    fn learning_rate(&self) -> &LearningRate {
+        &self.learning_rate
+    }
 
     fn slots(&self) -> usize {
         1 + usize::from(self.centered) + usize::from(self.momentum > 0.0)
     }
-}
 
-impl Optimizer for RMSprop {
-    fn init(&self, params: &[Array]) -> Vec<Array> {
-        let mut state = vec![zero_step()];
-        for _ in 0..self.slots() {
-            state.extend(zeros_like_all(params));
-        }
-        state
-    }
-
-    fn update(
-        &self,
-        params: &[Array],
-        grads: &[Array],
-        state: &[Array],
-    ) -> (Vec<Array>, Vec<Array>) {
-        let (step, buffers) = split_state("RMSprop", params, grads, state, self.slots());
-        let n = params.len();
-        let mut slots = buffers.chunks(n.max(1));
-        let squares = slots.next().unwrap_or(&[]);
-        let mean_grads = if self.centered { slots.next() } else { None };
-        let momenta = if self.momentum > 0.0 {
-            slots.next()
+    /// Slots: the mean square, then the mean gradient if centered, then the
+    /// momentum buffer if any.
+    fn apply(&self, w: WeightStep<'_>, _per_dtype: &mut DTypeCache) -> (Array, Vec<Array>) {
+        let (rho, eps, g) = (self.rho, self.epsilon, w.grad);
+        let a = w.slots[0] * rho + g.square() * (1.0 - rho);
+        let mut rest = w.slots[1..].iter().copied();
+        let mean_grad = if self.centered { rest.next() } else { None };
+        let momentum = if self.momentum > 0.0 {
+            rest.next()
         } else {
             None
         };
-        let mut rates = RateCache::new(&self.learning_rate, step);
-        let (rho, eps) = (self.rho, self.epsilon);
-        let mut new_params = Vec::with_capacity(n);
-        let (mut new_squares, mut new_means, mut new_momenta) = (vec![], vec![], vec![]);
-        for (i, (p, g)) in params.iter().zip(grads).enumerate() {
-            let a = &squares[i] * rho + g.square() * (1.0 - rho);
-            let denominator = match mean_grads {
-                Some(means) => {
-                    let mg = &means[i] * rho + g * (1.0 - rho);
-                    let d = &a - mg.square() + eps;
-                    new_means.push(mg);
-                    d
-                }
-                None => &a + eps,
-            };
-            let increment = g * rates.get(p) / denominator.sqrt();
-            new_squares.push(a);
-            match momenta {
-                Some(momenta) => {
-                    let b = &momenta[i] * self.momentum + increment;
-                    new_params.push(p - &b);
-                    new_momenta.push(b);
-                }
-                None => new_params.push(p - increment),
+        let mg = mean_grad.map(|mean| mean * rho + g * (1.0 - rho));
+        let denominator = match &mg {
+            Some(mg) => &a - mg.square() + eps,
+            None => &a + eps,
+        };
+        let increment = g * &w.lr / denominator.sqrt();
+        let mut new_slots = vec![a];
+        new_slots.extend(mg);
+        let new_param = match momentum {
+            Some(momentum) => {
+                let b = momentum * self.momentum + increment;
+                let new_param = w.param - &b;
+                new_slots.push(b);
+                new_param
             }
-        }
-        let mut new_state = vec![step + 1];
-        new_state.extend(new_squares);
-        new_state.extend(new_means);
-        new_state.extend(new_momenta);
-        (new_params, new_state)
+            None => w.param - increment,
+        };
+        (new_param, new_slots)
     }
 }

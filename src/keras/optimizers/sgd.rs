@@ -1,6 +1,6 @@
 //! Stochastic gradient descent with optional (Nesterov) momentum.
 
-use super::{split_state, zero_step, zeros_like_all, LearningRate, Optimizer, RateCache};
+use super::{DTypeCache, LearningRate, SlotRule, WeightStep};
 use crate::Array;
 
 /// Gradient descent with optional momentum, as Keras' `SGD`: `p -= lr g`,
@@ -69,46 +69,32 @@ impl SGD {
         self.nesterov = nesterov;
         self
     }
+}
+
+impl SlotRule for SGD {
+    fn name(&self) -> &'static str {
+        "SGD"
+    }
+
+    fn learning_rate(&self) -> &LearningRate {
+        &self.learning_rate
+    }
 
     fn slots(&self) -> usize {
         usize::from(self.momentum != 0.0)
     }
-}
 
-impl Optimizer for SGD {
-    fn init(&self, params: &[Array]) -> Vec<Array> {
-        let mut state = vec![zero_step()];
-        if self.slots() == 1 {
-            state.extend(zeros_like_all(params));
-        }
-        state
-    }
-
-    fn update(
-        &self,
-        params: &[Array],
-        grads: &[Array],
-        state: &[Array],
-    ) -> (Vec<Array>, Vec<Array>) {
-        let (step, velocities) = split_state("SGD", params, grads, state, self.slots());
-        let mut rates = RateCache::new(&self.learning_rate, step);
-        let mut new_params = Vec::with_capacity(params.len());
-        let mut new_state = vec![step + 1];
-        for (i, (p, g)) in params.iter().zip(grads).enumerate() {
-            let lr_g = g * rates.get(p);
-            if self.slots() == 0 {
-                new_params.push(p - lr_g);
-                continue;
-            }
-            let v = &velocities[i] * self.momentum - &lr_g;
-            let delta = if self.nesterov {
-                &v * self.momentum - &lr_g
-            } else {
-                v.clone()
-            };
-            new_params.push(p + delta);
-            new_state.push(v);
-        }
-        (new_params, new_state)
+    fn apply(&self, w: WeightStep<'_>, _per_dtype: &mut DTypeCache) -> (Array, Vec<Array>) {
+        let lr_g = w.grad * &w.lr;
+        let Some(&velocity) = w.slots.first() else {
+            return (w.param - lr_g, vec![]);
+        };
+        let v = velocity * self.momentum - &lr_g;
+        let delta = if self.nesterov {
+            &v * self.momentum - &lr_g
+        } else {
+            v.clone()
+        };
+        (w.param + delta, vec![v])
     }
 }

@@ -8,10 +8,11 @@
 //! metric updates, the new non-trainable state, the running loss total,
 //! and the next key.
 
+use crate::keras::layers::CallContext;
 use crate::keras::losses::Loss;
 use crate::keras::metrics::Metric;
 use crate::keras::models::ModelWeights;
-use crate::keras::models::Network;
+use crate::keras::models::{Network, INFERENCE};
 use crate::keras::optimizers::Optimizer;
 use crate::{random, value_and_grad_with_aux, Array, Jit};
 use std::sync::Arc;
@@ -87,10 +88,15 @@ impl StepParts {
                 args;
             let (step_key, next_key) = random::split2(key);
             let forward = |w: &Arrays| {
-                let (pred, state) =
-                    parts
-                        .net
-                        .stateless_call(w, non_trainable, x, true, Some(&step_key));
+                let (pred, state) = parts.net.stateless_call(
+                    w,
+                    non_trainable,
+                    x,
+                    CallContext {
+                        training: true,
+                        key: Some(&step_key),
+                    },
+                );
                 (parts.loss.call(y, &pred), (pred, state))
             };
             let ((loss, (pred, new_state)), grads) = value_and_grad_with_aux(forward)(trainable);
@@ -113,7 +119,7 @@ impl StepParts {
             let ((trainable, non_trainable), (metric_states, loss_totals), (x, y)) = args;
             let (pred, _) = parts
                 .net
-                .stateless_call(trainable, non_trainable, x, false, None);
+                .stateless_call(trainable, non_trainable, x, INFERENCE);
             let loss = parts.loss.call(y, &pred);
             (
                 update_metrics(&parts.metrics, metric_states, y, &pred),
@@ -127,8 +133,7 @@ impl StepParts {
 /// The jitted prediction step (inference mode).
 pub(crate) fn predict_fn(net: Arc<Network>) -> StepFn<PredictArgs, Array> {
     let step = move |((trainable, non_trainable), x): &PredictArgs| -> Array {
-        net.stateless_call(trainable, non_trainable, x, false, None)
-            .0
+        net.stateless_call(trainable, non_trainable, x, INFERENCE).0
     };
     Jit::new(Box::new(step) as Box<dyn Fn(&PredictArgs) -> Array>)
 }

@@ -6,13 +6,21 @@
 //! [`VectorPlan::analyze`] accepts an innermost loop `L` when:
 //!
 //! - its body holds only `Let`, `Store` and `AccSet` statements;
-//! - every `Store` has coefficient 1 on `L`, a dynamic term (if any) that
-//!   does not vary with `L`, and a non-bool buffer;
-//! - every `Load` has coefficient 0 or 1 on `L` and a dynamic term that does
-//!   not vary with `L`; a buffer stored in the loop is only loaded with the
-//!   very index it is stored with (so iterations stay independent), and
-//!   bool buffers are not loaded with coefficient 1;
-//! - `LoopVar(L)` is not used as a value;
+//! - every `Store` has a non-zero coefficient `c` on `L`, a dynamic term
+//!   (if any) that does not vary with `L`, and a non-bool buffer; the
+//!   stores of one buffer are independent across iterations: they share
+//!   `c`, every other term and the dynamic term, and their offsets differ
+//!   modulo `|c|` (identical indices count once), so no element is stored
+//!   by two iterations (`access::independent_stores`);
+//! - every `Load` has a dynamic term that does not vary with `L` (any
+//!   coefficient: 0 is invariant, 1 a vector load, others a gather); a
+//!   buffer stored in the loop is only loaded with the very index of one of
+//!   its stores (so iterations stay independent), and bool buffers are not
+//!   loaded with a non-zero coefficient;
+//! - `LoopVar(L)` is used as a value only through `Convert(I32 | U32, _)`
+//!   (a 32-bit iota: lane `j` holds `(i + j) mod 2^32`, exactly the scalar
+//!   path's truncating conversion); `LoopVar` of an outer loop is
+//!   invariant;
 //! - every accumulator set in the loop is a *reduction*: one
 //!   `r = AccRead(a)`, one `s = op(r, x)` (or `op(x, r)`) with `op` one of
 //!   `Add`, `Mul`, `Max`, `Min`, or `s = Fma(x, y, r)`, one `AccSet(a, s)`,
@@ -37,6 +45,16 @@
 //! lanes, then into the scalar accumulator), then the scalar loop runs the
 //! last `n mod lanes` iterations.
 //!
+//! Memory accesses: a coefficient-1 access is one vector load or store; a
+//! store with another coefficient stores lane by lane (a scatter, see
+//! `access`) unless it belongs to a *store group* (`lanes` stores to a
+//! buffer the loop does not load, at consecutive offsets, `|c| >= lanes`),
+//! which is transposed and stored as `lanes` vectors (see `shuffle`); a
+//! load with another coefficient loads lane by lane (a gather). An `Or` of
+//! `Shl(x, p)` and `ShrLogical(x, 32 - p)` with `p` a constant multiple of
+//! 8 is one byte shuffle (see `shuffle`). This is the `random_bits` kernel:
+//! four ChaCha20 blocks per i32x4 vector, block counters from the iota.
+//!
 //! **Reassociation:** a vectorised float `Add`/`Mul`/`Fma` reduction sums in
 //! a different order from the sequential loop, so its result may differ in
 //! the last bits (as with any parallel reduction, JAX/XLA included). `Max`,
@@ -49,7 +67,9 @@ use cranelift_codegen::ir::{types, InstBuilder, Type, Value};
 use cranelift_frontend::Variable;
 use rjax_ir::{DType, Result};
 
+mod access;
 mod ops;
+mod shuffle;
 
 use super::env::error;
 use super::translate::{mem_flags, Bound, KernelTranslator};
@@ -77,6 +97,8 @@ struct Reduction {
 /// How an innermost loop is vectorised.
 #[derive(Clone, Debug)]
 pub(crate) struct VectorPlan {
+    /// The loop.
+    id: LoopId,
     lanes: i64,
     bits: u32,
     unroll: usize,
@@ -84,6 +106,13 @@ pub(crate) struct VectorPlan {
     reductions: Vec<Reduction>,
     /// Invariant values used by varying operations or stores.
     splats: Vec<ValueId>,
+    /// `LoopVar(id)` values, only used through 32-bit conversions (iotas).
+    iotas: HashSet<ValueId>,
+    /// Varying `Or`s that may be byte rotations.
+    rotates: HashMap<ValueId, shuffle::Rotate>,
+    /// Transposed store groups: by the body position of their last store,
+    /// the positions of their members in offset order.
+    groups: HashMap<usize, Vec<usize>>,
 }
 
 /// What the analysis needs to know about the kernel.
@@ -197,7 +226,7 @@ impl VectorPlan {
     /// The plan for innermost loop `id` with `body`, or `None` when it
     /// must stay scalar (rules in the module docs).
     pub(crate) fn analyze(t: &KernelTypes<'_>, id: LoopId, body: &[Stmt]) -> Option<VectorPlan> {
-        let mut stored: HashMap<BufId, &Index> = HashMap::new();
+        let mut stored: HashMap<BufId, Vec<&Index>> = HashMap::new();
         let mut sets: HashMap<AccId, ValueId> = HashMap::new();
         let mut uses: HashMap<ValueId, usize> = HashMap::new();
         let mut defs: HashMap<ValueId, (&Expr, ScalarType)> = HashMap::new();
@@ -206,12 +235,10 @@ impl VectorPlan {
                 Stmt::Loop { .. } | Stmt::AccInit { .. } => return None,
                 Stmt::Store { buf, index, value } => {
                     let dtype = t.kernel.buffers.get(buf.0 as usize)?.dtype;
-                    if index.coefficient(id) != 1 || dtype == DType::Bool {
+                    if index.coefficient(id) == 0 || dtype == DType::Bool {
                         return None;
                     }
-                    if stored.insert(*buf, index).is_some_and(|prev| prev != index) {
-                        return None;
-                    }
+                    stored.entry(*buf).or_default().push(index);
                     *uses.entry(*value).or_default() += 1;
                     if let Some(d) = index.dynamic {
                         *uses.entry(d).or_default() += 1;
@@ -231,7 +258,14 @@ impl VectorPlan {
                 }
             }
         }
+        if !stored
+            .values()
+            .all(|ixs| access::independent_stores(id, ixs))
+        {
+            return None;
+        }
         let mut varying = HashSet::new();
+        let mut iotas = HashSet::new();
         let mut reductions: Vec<Reduction> = Vec::new();
         let mut bits: Option<u32> = None;
         let mut splats = Vec::new();
@@ -247,27 +281,32 @@ impl VectorPlan {
             let Stmt::Let { value, ty, expr } = s else {
                 continue;
             };
-            let vary = |v: &ValueId| varying.contains(v);
-            let is_varying = match expr {
-                Expr::Const(_) => false,
-                Expr::LoopVar(l) => {
-                    if *l == id {
+            match expr {
+                Expr::LoopVar(l) if *l == id => {
+                    iotas.insert(*value);
+                    continue;
+                }
+                Expr::Convert(ScalarType::I32 | ScalarType::U32, a) if iotas.contains(a) => {
+                    if !need_bits(Some(32)) {
                         return None;
                     }
-                    false
+                    varying.insert(*value);
+                    continue;
                 }
+                _ if operands(expr).iter().any(|o| iotas.contains(o)) => return None,
+                _ => {}
+            }
+            let vary = |v: &ValueId| varying.contains(v);
+            let is_varying = match expr {
+                Expr::Const(_) | Expr::LoopVar(_) => false,
                 Expr::Load { buf, index } => {
                     if index.dynamic.is_some_and(|d| vary(&d)) {
                         return None;
                     }
-                    if stored.get(buf).is_some_and(|s| *s != index) {
+                    if stored.get(buf).is_some_and(|s| !s.contains(&index)) {
                         return None;
                     }
-                    match index.coefficient(id) {
-                        0 => false,
-                        1 => true,
-                        _ => return None,
-                    }
+                    index.coefficient(id) != 0
                 }
                 Expr::AccRead(acc) => match sets.get(acc) {
                     None => false,
@@ -338,7 +377,11 @@ impl VectorPlan {
         }
         for s in body {
             if let Stmt::Store { buf, index, value } = s {
-                if index.dynamic.is_some_and(|d| varying.contains(&d)) {
+                if index
+                    .dynamic
+                    .is_some_and(|d| varying.contains(&d) || iotas.contains(&d))
+                    || iotas.contains(value)
+                {
                     return None;
                 }
                 let dtype = t.kernel.buffers.get(buf.0 as usize)?.dtype;
@@ -357,17 +400,33 @@ impl VectorPlan {
         }
         let bits = bits?;
         let lanes = if bits == 32 { 4 } else { 2 };
+        let loaded: HashSet<BufId> = defs
+            .values()
+            .filter_map(|(e, _)| match e {
+                Expr::Load { buf, .. } => Some(*buf),
+                _ => None,
+            })
+            .collect();
+        let mut rotates = shuffle::rotations(body);
+        rotates.retain(|v, _| {
+            varying.contains(v)
+                && matches!(defs.get(v), Some((_, ScalarType::I32 | ScalarType::U32)))
+        });
         let n_varying = body
             .iter()
             .filter(|s| matches!(s, Stmt::Let { value, .. } if varying.contains(value)))
             .count();
         Some(VectorPlan {
+            id,
             lanes,
             bits,
             unroll: unroll_for(n_varying),
             varying,
             reductions,
             splats,
+            iotas,
+            rotates,
+            groups: shuffle::store_groups(id, body, lanes, &loaded),
         })
     }
 
@@ -430,7 +489,7 @@ impl KernelTranslator<'_, '_> {
         // Invariant statements, once, before the loop.
         for s in body {
             if let Stmt::Let { value, .. } = s {
-                if !plan.varying.contains(value) {
+                if !plan.varying.contains(value) && !plan.iotas.contains(value) {
                     self.block(std::slice::from_ref(s))?;
                 }
             }
@@ -523,26 +582,42 @@ impl KernelTranslator<'_, '_> {
         let iv = self.b.block_params(header)[0];
         self.loop_vals.insert(id, iv);
         let mut vv: Vec<HashMap<ValueId, Value>> = vec![HashMap::new(); unroll];
-        for s in body {
+        let grouped: HashSet<usize> = plan.groups.values().flatten().copied().collect();
+        for (k, s) in body.iter().enumerate() {
             match s {
                 Stmt::Let { value, ty, expr } if plan.varying.contains(value) => {
                     for (u, vals) in vv.iter_mut().enumerate() {
-                        let v = self.vexpr(plan, vals, splats, accs, u, *ty, expr)?;
+                        let rotated = match plan.rotates.get(value) {
+                            Some(rot) => {
+                                let x = vop(vals, splats, rot.x)?;
+                                self.byte_rotate(rot, x)
+                            }
+                            None => None,
+                        };
+                        let v = match rotated {
+                            Some(v) => v,
+                            None => self.vexpr(plan, vals, splats, accs, u, *ty, expr)?,
+                        };
                         vals.insert(*value, v);
                     }
                 }
                 Stmt::Let { .. } => {}
+                Stmt::Store { .. } if grouped.contains(&k) => {
+                    if let Some(members) = plan.groups.get(&k) {
+                        self.group_store(id, body, members, plan, splats, &vv)?;
+                    }
+                }
                 Stmt::Store { buf, index, value } => {
-                    let addr = self.address(*buf, index)?;
+                    let (addr, stride) = self.strided_address(*buf, index, id)?;
                     let size = self.elem_size(*buf)?;
                     for (u, vals) in vv.iter().enumerate() {
                         let v = vop(vals, splats, *value)?;
-                        self.b.ins().store(
-                            mem_flags(),
-                            v,
-                            addr,
-                            (u as i64 * plan.lanes * size) as i32,
-                        );
+                        if stride == size {
+                            let off = (u as i64 * plan.lanes * size) as i32;
+                            self.b.ins().store(mem_flags(), v, addr, off);
+                        } else {
+                            self.scatter_store(plan, v, addr, u, stride);
+                        }
                     }
                 }
                 Stmt::AccSet { acc, value } => {
@@ -561,6 +636,40 @@ impl KernelTranslator<'_, '_> {
             }
         }
         self.loop_latch(header, exit, iv, plan.lanes * unroll as i64, end);
+        Ok(())
+    }
+}
+
+impl KernelTranslator<'_, '_> {
+    /// Emits the transposed stores of the group `members` (body positions,
+    /// in offset order) for every unrolled copy.
+    fn group_store(
+        &mut self,
+        id: LoopId,
+        body: &[Stmt],
+        members: &[usize],
+        plan: &VectorPlan,
+        splats: &HashMap<ValueId, Value>,
+        vv: &[HashMap<ValueId, Value>],
+    ) -> Result<()> {
+        let mut first = None;
+        let mut values = Vec::with_capacity(members.len());
+        for &m in members {
+            let Some(Stmt::Store { buf, index, value }) = body.get(m) else {
+                return Err(error("internal error: store group member is not a store"));
+            };
+            first.get_or_insert((*buf, index));
+            values.push(*value);
+        }
+        let (buf, index) = first.ok_or_else(|| error("internal error: empty store group"))?;
+        let (addr, stride) = self.strided_address(buf, index, id)?;
+        for (u, vals) in vv.iter().enumerate() {
+            let vs = values
+                .iter()
+                .map(|v| vop(vals, splats, *v))
+                .collect::<Result<Vec<_>>>()?;
+            self.transposed_store(plan, &vs, addr, u, stride);
+        }
         Ok(())
     }
 }

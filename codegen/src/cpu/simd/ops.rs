@@ -88,8 +88,11 @@ impl KernelTranslator<'_, '_> {
                 Err(error("internal error: invariant value in the vector body"))
             }
             Expr::Load { buf, index } => {
-                let addr = self.address(*buf, index)?;
+                let (addr, stride) = self.strided_address(*buf, index, plan.id)?;
                 let size = self.elem_size(*buf)?;
+                if stride != size {
+                    return Ok(self.gather_load(plan, ty, addr, u, stride));
+                }
                 Ok(self.b.ins().load(
                     plan.vtype(ty),
                     mem_flags(),
@@ -128,6 +131,7 @@ impl KernelTranslator<'_, '_> {
                 };
                 Ok(self.b.ins().bitselect(m, x, y))
             }
+            Expr::Convert(_, a) if plan.iotas.contains(a) => self.iota(plan, plan.id, u),
             Expr::Convert(to, a) => {
                 let (x, from) = (op(a)?, self.ty(*a)?);
                 self.vconvert(plan, from, *to, x)
