@@ -703,3 +703,64 @@ fn shared_operands_unused_results_and_while_in_cond() {
         assert_eq!(out[1].as_slice::<i32>(), Some(&[want][..]));
     }
 }
+
+// ---- scans whose body is kernels only ----------------------------------------------
+
+/// A scan whose body is elementwise kernels only (the loop calls them
+/// directly, see `cpu::control`): const a f32[3]; carries h f32[3],
+/// k i32, d f64[2]; xs f32[L,3], i32[L]; ys f32[3], i32, bool[2]:
+/// `h = a h + 0.5 x`, `k = k + m`, `d = 0.5 d + 1`.
+fn elementwise_scan(length: usize, reverse: bool) -> Arc<ClosedJaxpr> {
+    let (v, i, w) = (
+        AVal::new(DType::F32, &[3]),
+        AVal::scalar(DType::I32),
+        AVal::new(DType::F64, &[2]),
+    );
+    let body_ins = [v.clone(), v.clone(), i.clone(), w.clone(), v, i.clone()];
+    let body = closed(vec![], &body_ins, |bld, x| {
+        let ah = eqn(bld, P::Mul, vec![a(x[0]), a(x[1])]);
+        let hx = eqn(bld, P::Mul, vec![a(x[4]), lf(0.5)]);
+        let h = eqn(bld, P::Add, vec![ah, hx]);
+        let k = eqn(bld, P::Add, vec![a(x[2]), a(x[5])]);
+        let d = eqn(bld, P::Mul, vec![a(x[3]), Atom::Lit(Scalar::F64(0.5))]);
+        let d = eqn(bld, P::Add, vec![d, Atom::Lit(Scalar::F64(1.0))]);
+        let yh = eqn(bld, P::Sub, vec![h, lf(1.0)]);
+        let yk = eqn(bld, P::Mul, vec![k, li(2)]);
+        let yd = eqn(bld, P::Gt, vec![d, Atom::Lit(Scalar::F64(1.5))]);
+        vec![h, k, d, yh, yk, yd]
+    });
+    let outer = [
+        AVal::new(DType::F32, &[3]),
+        AVal::new(DType::F32, &[3]),
+        i,
+        w,
+        AVal::new(DType::F32, &[length, 3]),
+        AVal::new(DType::I32, &[length]),
+    ];
+    closed(vec![], &outer, |bld, x| {
+        let ins = x.iter().map(|v| a(*v)).collect();
+        eqns(bld, scan(body, length, reverse, 1, 3), ins)
+    })
+}
+
+#[test]
+fn scan_of_a_kernels_only_body_forward_and_reverse() {
+    for length in [0, 1, 2, 7] {
+        for reverse in [false, true] {
+            let args = vec![
+                f32s(&[3], |j| 0.5 + 0.125 * j as f32),
+                f32s(&[3], |j| 1.0 - j as f32),
+                HostBuffer::scalar(Scalar::I32(-3)),
+                f64s(&[2], |j| 0.25 * j as f64),
+                f32s(&[length, 3], |t| ((t * 7) % 11) as f32 * 0.25 - 1.0),
+                i32s(&[length], |t| (t as i32 % 3) - 1),
+            ];
+            let what = format!("kernels-only scan, length {length}, reverse {reverse}");
+            let out = check(&elementwise_scan(length, reverse), &args, None, &what);
+            // The i32 carry by hand: k = -3 + sum of m (order-independent).
+            let sum: i32 = (0..length).map(|t| (t as i32 % 3) - 1).sum();
+            assert_eq!(out[1].as_slice::<i32>(), Some(&[sum - 3][..]), "{what}");
+            assert_eq!(out[4].shape(), &[length], "{what}");
+        }
+    }
+}

@@ -12,14 +12,16 @@
 //! and calls its kernels directly. Kernels too small for the thread pool
 //! (`PARALLEL_WORK_THRESHOLD`) run on the calling thread.
 //!
-//! A scan's per-iteration work outside its kernels is a short list of
-//! address patches (`sub::Patch`: the carry side by parity, the `xs`/`ys`
-//! slices by `i × slice bytes`) and one direct call per kernel: about 10 ns
-//! per iteration measured (`benches/scan.rs`), which matters only for tiny
-//! bodies (a scalar recurrence). Emitting one Cranelift driver function
-//! per loop would save the indirect calls but not the table traffic; what
-//! would remove both is translating the body kernel with the loop around
-//! it (carry in registers), which this backend does not do.
+//! A scan keeps one address table per carry side (iteration `step` uses
+//! table `step % 2`, whose carry addresses were set once), so an
+//! iteration's work outside its kernels is the `xs`/`ys` slice patches
+//! (`sub::Patch`, at `i × slice bytes`) and one direct call per kernel;
+//! a body of small kernels with nothing to zero or copy
+//! (`sub::SubRun::direct_calls`) is called from the loop itself. That is
+//! a few ns per iteration (`benches/scan.rs`: the scalar linear recurrence
+//! runs within 1.5× of the hand-written loop), which matters only for tiny
+//! bodies. What would remove the rest is translating the body kernel with
+//! the loop around it (carry in registers), which this backend does not do.
 //!
 //! Carries are double-buffered: a `scan` ping-pongs between the result
 //! buffer and one scratch copy (starting on the side that makes the last
@@ -28,6 +30,8 @@
 //! the scratch copy.
 
 mod sub;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Mutex;
 
@@ -312,30 +316,43 @@ impl ControlRun {
             // SAFETY: carry k has out_bytes[k] bytes in each copy.
             unsafe { copy(ins[num_consts + k], cur[k], self.out_bytes[k]) };
         }
-        let mut p = body.prepare(arena);
-        for (k, c) in ins[..num_consts].iter().enumerate() {
-            body.set_arg(&mut p, k, *c);
-        }
-        // Iteration `step` reads carry side `step % 2` and writes the other;
-        // slice `i` of the stacked operands and results lies inside them.
-        let mut patches = Vec::new();
+        // One address table per carry side: iteration `step` uses table
+        // `step % 2`, which reads carry side `step % 2` and writes the
+        // other, so the carry addresses are set once per table and an
+        // iteration patches only the `xs`/`ys` slices (`i` × slice bytes).
+        let mut carry_patches = Vec::new();
         for k in 0..num_carry {
             let (c, n) = (cur[k].cast_const(), next[k].cast_const());
-            body.arg_patches(num_consts + k, [c, n], 0, &mut patches);
-            body.out_patches(k, [next[k], cur[k]], 0, &mut patches);
+            body.arg_patches(num_consts + k, [c, n], 0, &mut carry_patches);
+            body.out_patches(k, [next[k], cur[k]], 0, &mut carry_patches);
         }
+        let mut tables = [body.prepare(arena), body.prepare(arena)];
+        for (parity, p) in tables.iter_mut().enumerate() {
+            for (k, c) in ins[..num_consts].iter().enumerate() {
+                body.set_arg(p, k, *c);
+            }
+            p.apply(&carry_patches, parity, 0);
+        }
+        let mut patches = Vec::new();
         for (k, (x, b)) in xs.iter().enumerate() {
             body.arg_patches(fixed + k, [*x, *x], *b, &mut patches);
         }
         for (k, (y, b)) in ys.iter().enumerate() {
             body.out_patches(num_carry + k, [*y, *y], *b, &mut patches);
         }
+        let direct = body.direct_calls();
         for step in 0..length {
             let i = if reverse { length - 1 - step } else { step };
-            p.apply(&patches, step % 2, i);
+            let p = &mut tables[step % 2];
+            p.apply(&patches, 0, i);
             // SAFETY: the body reads the constants, one carry copy and the
             // x slices, and writes the other copy and the y slices.
-            unsafe { body.run(&mut p) };
+            unsafe {
+                match direct {
+                    Some(calls) => p.call_direct(calls),
+                    None => body.run(p),
+                }
+            }
         }
     }
 }

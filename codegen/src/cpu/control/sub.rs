@@ -80,7 +80,28 @@ impl Prepared {
     #[inline]
     pub(super) fn apply(&mut self, patches: &[Patch], parity: usize, i: usize) {
         for p in patches {
-            self.table[p.at] = p.base[parity].wrapping_add(i * p.stride);
+            if let Some(slot) = self.table.get_mut(p.at) {
+                *slot = p.base[parity].wrapping_add(i * p.stride);
+            }
+        }
+    }
+}
+
+impl Prepared {
+    /// Calls `calls` (from [`SubRun::direct_calls`]) on this table.
+    ///
+    /// # Safety
+    /// As for [`SubRun::run`]: the table must come from the sub-program
+    /// whose `direct_calls` these are, with every argument and output set.
+    #[inline]
+    pub(super) unsafe fn call_direct(&mut self, calls: &[(KernelFn, usize, i64)]) {
+        let table = self.table.as_ptr();
+        for &(f, at, end) in calls {
+            // SAFETY: `at` is a parameter table position inside the table
+            // (`SubRun::build`); compile_program validated the kernel's
+            // parameters against the buffers the table addresses, and
+            // nothing needs zeroing or copying.
+            unsafe { f(table.add(at), 0, end) };
         }
     }
 }
@@ -181,8 +202,12 @@ impl SubRun {
                 .collect()
         };
         let outs_at = at;
-        for (j, places) in out_places.iter_mut().enumerate() {
-            places.push(outs_at + j);
+        // The output addresses are read only by the copies of the general
+        // path: direct calls leave them out of the patches.
+        if direct_calls.is_none() {
+            for (j, places) in out_places.iter_mut().enumerate() {
+                places.push(outs_at + j);
+            }
         }
         Ok(SubRun {
             steps,
@@ -287,6 +312,13 @@ impl SubRun {
         Self::put(p, &self.out_places[j], ptr);
     }
 
+    /// The kernels of a sub-program that is only kernels called on this
+    /// thread with nothing to zero or copy: (function, parameter table
+    /// position, end), to call in order with [`Prepared::call_direct`].
+    pub(super) fn direct_calls(&self) -> Option<&[(KernelFn, usize, i64)]> {
+        self.direct_calls.as_deref()
+    }
+
     /// Runs the sub-program once.
     ///
     /// # Safety
@@ -296,10 +328,8 @@ impl SubRun {
     /// `j` to a writable buffer of its output `j` overlapping no argument.
     pub(super) unsafe fn run(&self, p: &mut Prepared) {
         if let Some(calls) = &self.direct_calls {
-            for &(f, at, end) in calls {
-                // SAFETY: as for kernel steps below; nothing needs zeroing.
-                unsafe { f(p.table.as_ptr().add(at), 0, end) };
-            }
+            // SAFETY: the caller's contract.
+            unsafe { p.call_direct(calls) };
             return;
         }
         for &b in &self.out_zero {
