@@ -43,6 +43,18 @@ use rjax_ir::{Error, Result};
 pub const EPSILON: f64 = 1e-7;
 
 /// A loss function, averaged over the batch.
+///
+/// # Example
+/// ```
+/// use rjax::keras::losses::{Loss, MeanSquaredError};
+/// use rjax::Array;
+///
+/// let y_true = Array::from_vec(vec![0.0f32, 1.0], &[2, 1]).unwrap();
+/// let y_pred = Array::from_vec(vec![0.5f32, 1.0], &[2, 1]).unwrap();
+/// let loss = MeanSquaredError.call(&y_true, &y_pred).item::<f32>().unwrap();
+/// assert!((loss - 0.125).abs() < 1e-7); // (0.25 + 0) / 2
+/// assert!(MeanSquaredError.check_targets(&y_true, &[1]).is_ok());
+/// ```
 pub trait Loss: Send + Sync + std::fmt::Debug {
     /// The Keras name, e.g. `"mean_squared_error"`.
     fn name(&self) -> &str;

@@ -27,6 +27,18 @@ use rjax_ir::{Error, Result};
 
 /// A metric: a state (a flat list of arrays), a pure update from a batch,
 /// and a result read from the state.
+///
+/// # Example
+/// ```
+/// use rjax::keras::metrics::{BinaryAccuracy, Metric};
+/// use rjax::Array;
+///
+/// let acc = BinaryAccuracy::default();
+/// let y_true = Array::from_vec(vec![0.0f32, 1.0, 1.0, 0.0], &[4, 1]).unwrap();
+/// let y_pred = Array::from_vec(vec![0.2f32, 0.9, 0.4, 0.1], &[4, 1]).unwrap();
+/// let state = acc.update(&acc.init(), &y_true, &y_pred);
+/// assert_eq!(acc.result(&state).item::<f32>().unwrap(), 0.75); // 3 of 4 right
+/// ```
 pub trait Metric: Send + Sync + std::fmt::Debug {
     /// The Keras name shown in logs, e.g. `"binary_accuracy"`.
     fn name(&self) -> &str;

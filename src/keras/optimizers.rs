@@ -37,6 +37,20 @@ use rjax_ir::{Error, Result};
 
 /// An optimizer: pure functions from (weights, gradients, state) to new
 /// weights and state, so a whole training step can be jitted.
+///
+/// # Example
+/// ```
+/// use rjax::keras::optimizers::{Optimizer, SGD};
+/// use rjax::Array;
+///
+/// let sgd = SGD::new(0.1);
+/// let params = vec![Array::from_vec(vec![1.0f32, 2.0], &[2]).unwrap()];
+/// let grads = vec![Array::from_vec(vec![0.5f32, -1.0], &[2]).unwrap()];
+/// let state = sgd.init(&params);
+/// let (params, _state) = sgd.update(&params, &grads, &state);
+/// let p = params[0].to_vec::<f32>().unwrap();
+/// assert!((p[0] - 0.95).abs() < 1e-6 && (p[1] - 2.1).abs() < 1e-6); // p - 0.1 g
+/// ```
 pub trait Optimizer: Send + Sync + std::fmt::Debug {
     /// The optimizer state for `params` (for example momentum buffers and
     /// a step counter), as a flat list of arrays.

@@ -25,6 +25,15 @@ pub use normalization::{BatchNormalization, LayerNormalization};
 pub use reshape::{Flatten, Reshape};
 
 /// One weight a layer creates in [`Layer::build`].
+///
+/// # Example
+/// ```
+/// use rjax::keras::layers::{Dense, Layer};
+/// let weights = Dense::new(3).build(&[2], &rjax::random::key(0)).unwrap();
+/// assert_eq!(weights[0].name, "kernel");
+/// assert_eq!(weights[0].value.shape(), &[2, 3]);
+/// assert!(weights[0].trainable);
+/// ```
 #[derive(Clone, Debug)]
 pub struct Weight {
     /// Its name inside the layer, as Keras names it (`kernel`, `bias`,
@@ -38,6 +47,15 @@ pub struct Weight {
 }
 
 /// What a layer call needs besides its weights and inputs.
+///
+/// # Example
+/// ```
+/// use rjax::keras::layers::CallContext;
+/// let key = rjax::random::key(0);
+/// let training = CallContext { training: true, key: Some(&key) };
+/// let inference = CallContext { training: false, key: None };
+/// assert!(training.training && inference.key.is_none());
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct CallContext<'a> {
     /// Training mode (dropout active, batch statistics used and updated).
@@ -48,6 +66,18 @@ pub struct CallContext<'a> {
 }
 
 /// The result of a layer call.
+///
+/// # Example
+/// ```
+/// use rjax::keras::layers::{CallContext, Dropout, Layer};
+/// use rjax::jnp;
+/// let mut dropout = Dropout::new(0.5);
+/// dropout.build(&[4], &rjax::random::key(0)).unwrap();
+/// let x = jnp::ones(&[2, 4], rjax::DType::F32);
+/// let out = dropout.call(&[], &x, &CallContext { training: false, key: None });
+/// assert_eq!(out.output.to_vec::<f32>().unwrap(), vec![1.0; 8]); // identity in inference
+/// assert!(out.updated_state.is_empty()); // no state to update
+/// ```
 #[derive(Clone, Debug)]
 pub struct LayerOutput {
     /// The layer's output.
@@ -62,6 +92,28 @@ pub struct LayerOutput {
 ///
 /// Shapes passed to and returned by a layer exclude the batch axis: they are
 /// the shape of one example.
+///
+/// # Example
+///
+/// Building a `Dense` layer by hand and calling it as the pure function
+/// models use:
+/// ```
+/// use rjax::keras::layers::{CallContext, Dense, Layer};
+/// use rjax::{random, Array};
+///
+/// let mut dense = Dense::new(3);
+/// let weights = dense.build(&[2], &random::key(0)).unwrap();
+/// assert_eq!(weights.iter().map(|w| w.name.as_str()).collect::<Vec<_>>(), ["kernel", "bias"]);
+/// assert!(weights.iter().all(|w| w.trainable));
+/// assert_eq!(dense.output_shape(&[2]).unwrap(), vec![3]);
+///
+/// let values: Vec<Array> = weights.into_iter().map(|w| w.value).collect();
+/// let x = Array::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
+/// let ctx = CallContext { training: false, key: None };
+/// let out = dense.call(&values, &x, &ctx);
+/// assert_eq!(out.output.shape(), &[2, 3]);
+/// assert!(out.updated_state.is_empty());
+/// ```
 pub trait Layer: Send + Sync + std::fmt::Debug {
     /// The Keras class name, e.g. `"Dense"`; models derive default layer
     /// names from it (`dense`, `dense_1`, ...).
