@@ -264,17 +264,7 @@ fn broadcasting_loads_with_coefficient_zero() {
                 (dtype, rows, BufferKind::Input),
                 (dtype, rows * cols, BufferKind::Output),
             ],
-            vec![Stmt::Loop {
-                id: i,
-                extent: rows,
-                parallel: true,
-                body: vec![Stmt::Loop {
-                    id: j,
-                    extent: cols,
-                    parallel: true,
-                    body: inner,
-                }],
-            }],
+            nest2((i, rows), (j, cols), inner),
         );
         assert_vectorized(&k, 1);
         check_exact(&k, 100);
@@ -303,17 +293,7 @@ fn strided_stores_and_transposes_are_vectorised_and_exact() {
             (DType::F32, rows * cols, BufferKind::Input),
             (DType::F32, rows * cols, BufferKind::Output),
         ],
-        vec![Stmt::Loop {
-            id: i,
-            extent: rows,
-            parallel: true,
-            body: vec![Stmt::Loop {
-                id: j,
-                extent: cols,
-                parallel: true,
-                body: inner,
-            }],
-        }],
+        nest2((i, rows), (j, cols), inner),
     );
     // Contiguous loads, lane-by-lane (scatter) stores.
     assert_vectorized(&k, 1);
@@ -881,17 +861,7 @@ fn shifts_by_invariant_amounts_vectorise() {
                     (dtype, rows, BufferKind::Input),
                     (dtype, rows * n, BufferKind::Output),
                 ],
-                vec![Stmt::Loop {
-                    id: j,
-                    extent: rows,
-                    parallel: true,
-                    body: vec![Stmt::Loop {
-                        id: i,
-                        extent: n,
-                        parallel: true,
-                        body: inner,
-                    }],
-                }],
+                nest2((j, rows), (i, n), inner),
             );
             assert_vectorized(&k, 1);
             check_exact(&k, 220);

@@ -342,17 +342,7 @@ fn only_the_vectorised_loops_variable_becomes_an_iota() {
     let k = kernel(
         "iota2d",
         &[(DType::I32, rows * cols, BufferKind::Output)],
-        vec![Stmt::Loop {
-            id: r,
-            extent: rows,
-            parallel: true,
-            body: vec![Stmt::Loop {
-                id: c,
-                extent: cols,
-                parallel: true,
-                body: inner,
-            }],
-        }],
+        nest2((r, rows), (c, cols), inner),
     );
     assert_vectorized(&k, 1);
     let mut got = vec![Data::I32(vec![0; rows * cols])];

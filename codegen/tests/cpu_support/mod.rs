@@ -95,6 +95,22 @@ pub fn load(buf: u32, terms: &[(LoopId, i64)]) -> Expr {
     }
 }
 
+/// Two parallel loops, `outer` around `inner`, each `(id, extent)`, with
+/// `body` innermost.
+pub fn nest2(outer: (LoopId, usize), inner: (LoopId, usize), body: Vec<Stmt>) -> Vec<Stmt> {
+    vec![Stmt::Loop {
+        id: outer.0,
+        extent: outer.1,
+        parallel: true,
+        body: vec![Stmt::Loop {
+            id: inner.0,
+            extent: inner.1,
+            parallel: true,
+            body,
+        }],
+    }]
+}
+
 pub fn kernel(name: &str, bufs: &[(DType, usize, BufferKind)], body: Vec<Stmt>) -> Kernel {
     Kernel {
         name: name.into(),
