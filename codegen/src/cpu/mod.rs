@@ -34,6 +34,7 @@ mod env;
 mod hoist;
 pub(crate) mod plan;
 mod runtime;
+mod avx512;
 mod simd;
 mod translate;
 
