@@ -58,13 +58,15 @@ fn check(dtype: DType, op: BinaryOp, c: f64, const_first: bool) {
         _ => Data::F32(xs.iter().map(|&v| v as f32).collect()),
     };
     let out = Data::filled(Scalar::zero(dtype), n);
-    let (want, got) = run_both(&k, vec![x, out]);
-    assert_same_data(
-        &format!("{dtype:?} {op:?} c={c} const_first={const_first}"),
-        &want[1],
-        &got[1],
-        0.0,
-    );
+    for narrow in [false, true] {
+        let (want, got) = run_both_on(narrow, &k, vec![x.clone(), out.clone()]);
+        assert_same_data(
+            &format!("{dtype:?} {op:?} c={c} const_first={const_first} narrow={narrow}"),
+            &want[1],
+            &got[1],
+            0.0,
+        );
+    }
 }
 
 #[test]

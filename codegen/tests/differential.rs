@@ -818,8 +818,16 @@ fn check(dims: (usize, usize), steps: &[(u8, u8, u8, u8)], seed: u64) {
     let cl = exe
         .run(&refs)
         .unwrap_or_else(|e| panic!("cranelift run: {e}\n{}", ctx()));
+    // The same program with the 128-bit vector loops only (on a CPU with
+    // AVX-512, `cl` runs the wide loops of `cpu::avx512`).
+    let narrow = rjax_codegen::cpu::with_narrow_vectors(|| compile(&j, &in_avals, Device::Cpu))
+        .unwrap_or_else(|e| panic!("compile (narrow): {e}\n{}", ctx()));
+    let cn = narrow
+        .run(&refs)
+        .unwrap_or_else(|e| panic!("cranelift run (narrow): {e}\n{}", ctx()));
     assert_eq!(kint.len(), want.len());
     assert_eq!(cl.len(), want.len());
+    assert_eq!(cn.len(), want.len());
     // Item 1: kernel interpreter against the reference, every output.
     for (o, (g, w)) in kint.iter().zip(&want).enumerate() {
         if let Err(m) = agree(g, w) {
@@ -831,6 +839,12 @@ fn check(dims: (usize, usize), steps: &[(u8, u8, u8, u8)], seed: u64) {
     }
     // Items 2 and 4.
     for &(o, approx) in &exact {
+        if let Err(m) = agree(&cn[o], &kexp[o]) {
+            panic!(
+                "cranelift (narrow) vs expanded kernel interpreter, output {o}: {m}\n{}",
+                ctx()
+            );
+        }
         if let Err(m) = agree(&cl[o], &kexp[o]) {
             panic!(
                 "cranelift vs expanded kernel interpreter, output {o}: {m}\n{}",
@@ -886,6 +900,17 @@ proptest! {
     #[test]
     fn three_way_differential_over_random_programs(
         dims in (0usize..6, 1usize..20),
+        steps in prop::collection::vec((0u8..11, 0u8..64, 0u8..64, 0u8..64), 1..24),
+        seed in 0u64..1000,
+    ) {
+        check(dims, &steps, seed);
+    }
+
+    /// Rows of 32 to 300 elements: innermost loops long enough for the
+    /// AVX-512 path (`cpu::avx512`), tails of every length.
+    #[test]
+    fn three_way_differential_over_random_programs_with_long_rows(
+        dims in (0usize..3, 32usize..300),
         steps in prop::collection::vec((0u8..11, 0u8..64, 0u8..64, 0u8..64), 1..24),
         seed in 0u64..1000,
     ) {

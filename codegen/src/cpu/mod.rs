@@ -29,16 +29,17 @@
 //! Dynamic index terms (gathers, dynamic slices) are trusted: fusion clamps
 //! them, and the kernel interpreter checks them in the differential tests.
 
+mod avx512;
 mod control;
 mod env;
 mod hoist;
 pub(crate) mod plan;
 mod runtime;
-mod avx512;
 mod simd;
 mod translate;
 
 pub use runtime::CpuExecutable;
+pub use simd::{avx512_available, wide_loops_compiled, with_narrow_vectors};
 
 use cranelift_codegen::ir::InstBuilder;
 use cranelift_codegen::CodegenError;
@@ -219,7 +220,8 @@ fn compile_kernels(kernels: &[&Kernel]) -> Result<(JitCode, Vec<(KernelFn, Kerne
             b.append_block_params_for_function_params(entry);
             b.switch_to_block(entry);
             b.seal_block(entry);
-            let mut t = KernelTranslator::new(&mut b, &hoisted, entry, split.map(|s| s.0), fmod);
+            let mut t =
+                KernelTranslator::new(&mut b, &hoisted, entry, split.map(|s| s.0), fmod, module);
             t.block(&hoisted.body)?;
             b.ins().return_(&[]);
             b.finalize(module.isa().frontend_config());

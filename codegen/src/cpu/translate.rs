@@ -25,6 +25,7 @@ use std::collections::{HashMap, HashSet};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{types, Block, FuncRef, InstBuilder, MemFlagsData, Type, Value};
 use cranelift_frontend::{FunctionBuilder, Variable};
+use cranelift_jit::JITModule;
 use rjax_ir::{Result, Scalar};
 
 use super::env::{clif_type, elem_size, error};
@@ -146,6 +147,8 @@ pub(crate) struct KernelTranslator<'a, 'b> {
     /// The innermost loop whose accesses `pre` holds.
     pub(super) pre_loop: Option<LoopId>,
     pub(super) fmod: [FuncRef; 2],
+    /// The module the kernel goes into (the AVX-512 loops are defined in it).
+    pub(super) module: &'a mut JITModule,
 }
 
 impl<'a, 'b> KernelTranslator<'a, 'b> {
@@ -157,6 +160,7 @@ impl<'a, 'b> KernelTranslator<'a, 'b> {
         entry: Block,
         split: Option<LoopId>,
         fmod: [FuncRef; 2],
+        module: &'a mut JITModule,
     ) -> Self {
         let params = b.block_params(entry).to_vec();
         let table = params[0];
@@ -182,6 +186,7 @@ impl<'a, 'b> KernelTranslator<'a, 'b> {
             pre: HashMap::new(),
             pre_loop: None,
             fmod,
+            module,
         }
     }
 
@@ -275,7 +280,7 @@ impl<'a, 'b> KernelTranslator<'a, 'b> {
             acc_tys: &self.acc_tys,
         };
         let result = match VectorPlan::analyze(&types, id, body) {
-            Some(plan) => self.vector_loop(id, start, end, body, &plan),
+            Some(plan) => self.vector_loop(id, (start, end), extent, body, &plan),
             None => self.counted_loop(id, start, end, body),
         };
         (self.pre, self.pre_loop) = saved;

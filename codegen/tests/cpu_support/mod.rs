@@ -257,6 +257,16 @@ pub fn smooth_buffers_for(k: &Kernel, seed: u64) -> Vec<Data> {
 
 /// Runs `k` through the interpreter and the backend on copies of `bufs`.
 pub fn run_both(k: &Kernel, bufs: Vec<Data>) -> (Vec<Data>, Vec<Data>) {
+    run_both_on(false, k, bufs)
+}
+
+/// [`run_both`], with the backend limited to its 128-bit vector loops when
+/// `narrow` (on a CPU with AVX-512 the default path uses the wide loops of
+/// `cpu::avx512`; both must match the interpreter).
+pub fn run_both_on(narrow: bool, k: &Kernel, bufs: Vec<Data>) -> (Vec<Data>, Vec<Data>) {
+    if narrow {
+        return cpu::with_narrow_vectors(|| run_both_on(false, k, bufs));
+    }
     let mut want = bufs.clone();
     kernel_interp::run_kernel(k, &mut want).unwrap_or_else(|e| panic!("interpreter: {e}\n{k}"));
     let mut got = bufs;
@@ -304,15 +314,19 @@ fn compare(k: &Kernel, want: &[Data], got: &[Data], tol: f64) {
 
 /// The backend must reproduce the interpreter bit for bit.
 pub fn check_exact(k: &Kernel, seed: u64) {
-    let (want, got) = run_both(k, buffers_for(k, seed));
-    compare(k, &want, &got, 0.0);
+    for narrow in [false, true] {
+        let (want, got) = run_both_on(narrow, k, buffers_for(k, seed));
+        compare(k, &want, &got, 0.0);
+    }
 }
 
 /// The backend must match within `tol` (reassociated reductions), on
 /// [`smooth_buffers_for`] data.
 pub fn check_close(k: &Kernel, seed: u64, tol: f64) {
-    let (want, got) = run_both(k, smooth_buffers_for(k, seed));
-    compare(k, &want, &got, tol);
+    for narrow in [false, true] {
+        let (want, got) = run_both_on(narrow, k, smooth_buffers_for(k, seed));
+        compare(k, &want, &got, tol);
+    }
 }
 
 /// Data comparison for program outputs.

@@ -44,6 +44,10 @@
 use crate::kernel::{BinaryOp, ScalarType, UnaryOp};
 
 mod emit;
+mod lower;
+mod regalloc;
+#[cfg(test)]
+mod tests;
 
 pub(crate) use emit::emit;
 

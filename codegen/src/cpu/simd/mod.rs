@@ -70,6 +70,9 @@ use rjax_ir::{DType, Result};
 mod access;
 mod ops;
 mod shuffle;
+mod wide;
+
+pub use wide::{avx512_available, wide_loops_compiled, with_narrow_vectors};
 
 use super::env::error;
 use super::translate::{mem_flags, Bound, KernelTranslator};
@@ -477,15 +480,19 @@ fn reduction(
 }
 
 impl KernelTranslator<'_, '_> {
-    /// Emits innermost loop `id` over `start..end` following `plan`.
+    /// Emits innermost loop `id` (of `extent` iterations, of which it runs
+    /// `start..end`) following `plan`.
     pub(crate) fn vector_loop(
         &mut self,
         id: LoopId,
-        start: Bound,
-        end: Bound,
+        (start, end): (Bound, Bound),
+        extent: usize,
         body: &[Stmt],
         plan: &VectorPlan,
     ) -> Result<()> {
+        if self.wide_loop(id, (start, end), extent, body, plan)? {
+            return Ok(());
+        }
         // Invariant statements, once, before the loop.
         for s in body {
             if let Stmt::Let { value, .. } = s {
