@@ -15,7 +15,8 @@
 //!   `regalloc::Liveness::k_only`), in rotation;
 //! - `zmm30`, `zmm31`: scratch inside one operation (broadcasts of
 //!   scalars and constants an instruction cannot take from memory); then
-//!   one register per accumulator, from `zmm29` down; the rest hold values.
+//!   one register per accumulator, from `zmm29` down; then the scalars
+//!   hoisted out of the loop (see [`emit`]); the rest hold values.
 
 use iced_x86::code_asm::*;
 use iced_x86::IcedError;
@@ -93,8 +94,47 @@ pub(super) fn masked(r: AsmRegisterZmm, k: u8) -> AsmRegisterZmm {
 }
 
 /// Lowers `l` (see the module docs of [`super`]), or `None`.
+///
+/// Two passes when registers are left over: the first finds how many
+/// value registers the body needs at most; the second keeps the most used
+/// scalars broadcast in the spare registers for the whole loop (instead of
+/// a broadcast load at every use).
 pub(crate) fn emit(l: &WideLoop) -> Option<WideCode> {
-    Gen::new(l).ok()?.build().ok()
+    let (code, peak) = Gen::new(l, &[]).ok()?.build().ok()?;
+    let spare = usize::from(value_registers(l)?.saturating_sub(peak));
+    let hoist = most_used_scalars(l, spare);
+    if hoist.is_empty() {
+        return Some(code);
+    }
+    match Gen::new(l, &hoist).ok()?.build() {
+        Ok((hoisted, _)) => Some(hoisted),
+        Err(NoLower) => Some(code),
+    }
+}
+
+/// Registers for values (and hoisted scalars): all but the two scratch
+/// registers and one per accumulator; `None` past 8 accumulators.
+fn value_registers(l: &WideLoop) -> Option<u8> {
+    let n_acc = u8::try_from(l.accs.len()).ok()?;
+    (n_acc <= 8).then(|| 30 - n_acc)
+}
+
+/// Up to `n` scalars, the most used first (ties: lower index first).
+fn most_used_scalars(l: &WideLoop, n: usize) -> Vec<u32> {
+    let mut uses = vec![0usize; l.scalars as usize];
+    for op in &l.ops {
+        for o in operands(op) {
+            if let Operand::Scalar(s) = o {
+                if let Some(u) = uses.get_mut(s as usize) {
+                    *u += 1;
+                }
+            }
+        }
+    }
+    let mut order: Vec<u32> = (0..l.scalars).filter(|&s| uses[s as usize] > 0).collect();
+    order.sort_by_key(|&s| std::cmp::Reverse(uses[s as usize]));
+    order.truncate(n);
+    order
 }
 
 /// The code generator's state.
@@ -112,34 +152,40 @@ pub(super) struct Gen<'l> {
     next_k: u8,
     /// The register of each accumulator.
     accs: Vec<u8>,
+    /// Scalars broadcast once before the loop, and their registers.
+    hoisted: Vec<(u32, u8)>,
     /// Index of the operation being lowered.
     at: usize,
 }
 
 impl<'l> Gen<'l> {
-    /// A generator for `l`: accumulators in `zmm29` down, values below.
-    fn new(l: &'l WideLoop) -> R<Gen<'l>> {
+    /// A generator for `l`: accumulators in `zmm29` down, the `hoist`ed
+    /// scalars below them, values below those.
+    fn new(l: &'l WideLoop, hoist: &[u32]) -> R<Gen<'l>> {
         let n_acc = u8::try_from(l.accs.len()).map_err(|_| NoLower)?;
-        if n_acc > 8 {
-            return no();
-        }
+        let values = value_registers(l).ok_or(NoLower)?;
+        let n_hoist = u8::try_from(hoist.len()).map_err(|_| NoLower)?;
+        let values = values.checked_sub(n_hoist).ok_or(NoLower)?;
         let accs = (0..n_acc).map(|j| 29 - j).collect();
+        let hoisted = hoist.iter().copied().zip(values..).collect();
         Ok(Gen {
             a: CodeAssembler::new(64)?,
             l,
             live: Liveness::new(&l.ops),
-            pool: Pool::new(30 - n_acc),
+            pool: Pool::new(values),
             consts: Vec::new(),
             scratch_used: 0,
             kcache: Vec::new(),
             next_k: 0,
             accs,
+            hoisted,
             at: 0,
         })
     }
 
-    /// Emits the whole function.
-    fn build(mut self) -> R<WideCode> {
+    /// Emits the whole function; also returns the most value registers
+    /// live at once.
+    fn build(mut self) -> R<(WideCode, u8)> {
         let l = self.l;
         let n_ptr_regs = (l.ptrs as usize).min(PTR_REGS.len());
         let saved: Vec<AsmRegister64> = CALLEE_SAVED
@@ -158,6 +204,10 @@ impl<'l> Gen<'l> {
             let id = identity(op, ty)?;
             self.a.mov(r10d, id)?;
             self.a.vpbroadcastd(ZMM[self.accs[j] as usize], r10d)?;
+        }
+        for &(s, r) in &self.hoisted {
+            let at = dword_ptr(rdi + slot_disp(self.scalar_slot(s)?)?);
+            self.a.vbroadcastss(ZMM[r as usize], at)?;
         }
         let mut top = self.a.create_label();
         let mut end = self.a.create_label();
@@ -201,12 +251,13 @@ impl<'l> Gen<'l> {
         self.a.ret()?;
         let bytes = self.a.assemble(0)?;
         let base = self.const_base();
-        Ok(WideCode {
+        let code = WideCode {
             bytes,
             slots: first_acc + 8 * l.accs.len() as u32,
             consts: (base..).zip(self.consts.iter().copied()).collect(),
             acc_slots,
-        })
+        };
+        Ok((code, self.pool.peak()))
     }
 
     /// Frees the registers of the values whose last use is this operation
@@ -242,6 +293,11 @@ impl<'l> Gen<'l> {
         }
         self.a.mov(r11, qword_ptr(rdi + slot_disp(1 + p)?))?;
         Ok(zmmword_ptr(r11 + rax * 4))
+    }
+
+    /// The bits of scalar `s` when they are known when compiling.
+    pub(super) fn known_scalar(&self, s: u32) -> Option<u32> {
+        self.l.known.get(s as usize).copied().flatten()
     }
 
     /// The slot of scalar `s`.
@@ -284,6 +340,9 @@ impl<'l> Gen<'l> {
         match o {
             Operand::Value(v) => Ok(Src::R(self.value_reg(v)?)),
             Operand::Scalar(s) => {
+                if let Some(&(_, r)) = self.hoisted.iter().find(|(h, _)| *h == s) {
+                    return Ok(Src::R(ZMM[r as usize]));
+                }
                 let slot = self.scalar_slot(s)?;
                 Ok(Src::M(slot_disp(slot)?))
             }

@@ -8,7 +8,9 @@
 //! - float `Max`/`Min`: `vrangeps` (`max(-0, +0) = +0`,
 //!   `min(-0, +0) = -0`, but not NaN for a NaN operand), then the
 //!   lanes where either operand is NaN set to `x + y` (a NaN): the
-//!   interpreter's `max_nan`/`min_nan`;
+//!   interpreter's `max_nan`/`min_nan`; with a constant that allows it
+//!   (the clamps of the expanded transcendentals), one `vminps`/`vmaxps`
+//!   with the constant first (see `Gen::clamp_constant`);
 //! - `Round` (half away from zero): `trunc(x + copysign(0.5 - 2^-25, x))`
 //!   (the sum is exact or rounds to the right side of every integer);
 //! - float to `I32`: NaN lanes zeroed by a zero-masked `vcvttps2dq`, lanes
@@ -255,6 +257,29 @@ impl Gen<'_> {
         Ok((xr, ys))
     }
 
+    /// For a float `min` (or `max`) with a constant `c` known when
+    /// compiling: `(c, other operand)` when `vminps d, c, v` (`c < v ? c :
+    /// v`; `vmaxps`: `c > v ? c : v`) is exact: `c` is not NaN, so a NaN `v`
+    /// comes through, and `v == c` has one bit pattern unless `c` is a
+    /// zero, of which only `+0` for min and `-0` for max give the right
+    /// zero back (`min(-0, +0) = -0`, `max(+0, -0) = +0`).
+    fn clamp_constant(&self, min: bool, x: Operand, y: Operand) -> Option<(Operand, Operand)> {
+        let usable = |o: Operand| match o {
+            Operand::Scalar(s) => self.known_scalar(s).is_some_and(|bits| {
+                let c = f32::from_bits(bits);
+                !c.is_nan() && (c != 0.0 || c.is_sign_negative() != min)
+            }),
+            Operand::Value(_) => false,
+        };
+        if usable(y) {
+            Some((y, x))
+        } else if usable(x) {
+            Some((x, y))
+        } else {
+            None
+        }
+    }
+
     /// `v = x op y` for operand type `ty` (comparisons give bools).
     fn binary(&mut self, v: Vreg, op: BinaryOp, ty: ScalarType, x: Operand, y: Operand) -> R<()> {
         use BinaryOp as B;
@@ -280,6 +305,20 @@ impl Gen<'_> {
         }
         if matches!(op, B::Shl | B::ShrLogical | B::ShrArith) {
             return self.shift(v, op, x, y);
+        }
+        if float && matches!(op, B::Max | B::Min) {
+            if let Some((c, other)) = self.clamp_constant(op == B::Min, x, y) {
+                let cr = self.reg(c)?;
+                let os = self.src(other)?;
+                let d = self.dst(v)?;
+                let a = &mut self.a;
+                if op == B::Min {
+                    rm!(a, vminps(d, cr; os))?;
+                } else {
+                    rm!(a, vmaxps(d, cr; os))?;
+                }
+                return Ok(());
+            }
         }
         let (xr, ys) = self.pair(x, y, commutes)?;
         if let Some((fp, ip)) = predicates(op) {

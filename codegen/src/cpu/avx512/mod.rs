@@ -182,6 +182,11 @@ pub(crate) struct WideLoop {
     pub ptrs: u32,
     /// Number of invariant scalars.
     pub scalars: u32,
+    /// The bits of the scalars that are constants when compiling, by
+    /// scalar index (missing entries and `None`: only known at run time).
+    /// The emitter may rely on them (e.g. a `Max` with a constant that is
+    /// not NaN is one instruction); the caller still stores every scalar.
+    pub known: Vec<Option<u32>>,
     /// The accumulators: operator and lane type.
     pub accs: Vec<(RedOp, ScalarType)>,
     /// The body, in order.

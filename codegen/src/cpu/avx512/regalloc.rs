@@ -138,6 +138,8 @@ impl Liveness {
 pub(super) struct Pool {
     free: Vec<u8>,
     of: HashMap<Vreg, u8>,
+    size: u8,
+    peak: u8,
 }
 
 impl Pool {
@@ -146,6 +148,8 @@ impl Pool {
         Pool {
             free: (0..n).rev().collect(),
             of: HashMap::new(),
+            size: n,
+            peak: 0,
         }
     }
 
@@ -153,7 +157,13 @@ impl Pool {
     pub fn alloc(&mut self, v: Vreg) -> Option<u8> {
         let r = self.free.pop()?;
         self.of.insert(v, r);
+        self.peak = self.peak.max(self.size - self.free.len() as u8);
         Some(r)
+    }
+
+    /// The most registers taken at once so far.
+    pub fn peak(&self) -> u8 {
+        self.peak
     }
 
     /// The register holding `v`.

@@ -176,6 +176,41 @@ fn avx512_binary_ops() {
     }
 }
 
+/// Float `min`/`max` with a constant the emitter knows (one instruction
+/// when the constant allows it, the general sequence otherwise): every
+/// special value as the constant, on either side, hoisted into a register
+/// or not, over every special value as the other operand.
+#[test]
+fn avx512_min_max_with_known_constants() {
+    if skip() {
+        return;
+    }
+    for op in [B::Max, B::Min] {
+        for &c in &specials(S::F32) {
+            for (scalar_first, pressure) in [(false, false), (true, false), (false, true)] {
+                let mut b = Body::default();
+                let p = b.ptr(S::F32);
+                let x = b.load(p);
+                let k = b.known_scalar(S::F32, c);
+                let (l, r) = if scalar_first { (k, x) } else { (x, k) };
+                let mut z = b.binary(op, l, r);
+                if pressure {
+                    // Enough live values that no register is left to hoist
+                    // the constant into.
+                    let keep: Vec<Operand> = (0..28).map(|_| b.load(p)).collect();
+                    z = b.binary(op, z, k);
+                    for v in keep {
+                        z = b.binary(B::Add, z, v);
+                    }
+                }
+                let o = b.ptr(S::F32);
+                b.store(o, z);
+                check(&b, 300, 9);
+            }
+        }
+    }
+}
+
 #[test]
 fn avx512_shifts() {
     if skip() {

@@ -31,7 +31,8 @@ use super::{RedOp, VectorPlan};
 use crate::cpu::avx512::{self, Op, Operand, WideLoop};
 use crate::cpu::env::{clif_type, error, module_error};
 use crate::cpu::translate::{mem_flags, without_term, Bound, KernelTranslator};
-use crate::kernel::{BinaryOp, BufId, Expr, Index, LoopId, ScalarType, Stmt, ValueId};
+use crate::kernel::{BinaryOp, BufId, Const, Expr, Index, LoopId, ScalarType, Stmt, ValueId};
+use rjax_ir::Scalar;
 
 /// Loops of fewer iterations stay on the 128-bit path.
 pub(crate) const MIN_WIDE_TRIPS: i64 = 32;
@@ -94,6 +95,7 @@ fn lower(
     body: &[Stmt],
     plan: &VectorPlan,
     tys: &HashMap<ValueId, ScalarType>,
+    kernel_body: &[Stmt],
 ) -> Option<Lowered> {
     if plan.bits != 32 || !plan.iotas.is_empty() || !plan.rotates.is_empty() {
         return None;
@@ -101,7 +103,12 @@ fn lower(
     if !plan.groups.is_empty() {
         return None;
     }
-    let mut args = Args::default();
+    let mut args = Args {
+        kernel_body,
+        ptrs: Vec::new(),
+        scalars: Vec::new(),
+        known: Vec::new(),
+    };
     // The reduction pattern `r = AccRead(a); s = op(r, x); AccSet(a, s)`:
     // by `s`, the accumulator index and `x`.
     let mut accs = Vec::new();
@@ -220,6 +227,7 @@ fn lower(
         wl: WideLoop {
             ptrs: args.ptrs.len() as u32,
             scalars: args.scalars.len() as u32,
+            known: args.known,
             accs: acc_types,
             ops,
         },
@@ -229,14 +237,38 @@ fn lower(
     })
 }
 
-/// The pointers and scalars a wide loop takes, numbered as first met.
-#[derive(Default)]
-struct Args {
-    ptrs: Vec<(BufId, Index)>,
-    scalars: Vec<(ValueId, bool)>,
+/// The lane bits of `v` when `block` (or a block nested in it) defines it
+/// as a 32-bit constant (a bool as a lane mask).
+fn constant_bits(block: &[Stmt], v: ValueId) -> Option<u32> {
+    block.iter().find_map(|s| match s {
+        Stmt::Let {
+            value,
+            expr: Expr::Const(Const::Scalar(c)),
+            ..
+        } if *value == v => match *c {
+            Scalar::F32(x) => Some(x.to_bits()),
+            Scalar::I32(x) => Some(x as u32),
+            Scalar::U32(x) => Some(x),
+            Scalar::Bool(b) => Some(if b { u32::MAX } else { 0 }),
+            Scalar::F64(_) => None,
+        },
+        Stmt::Loop { body, .. } => constant_bits(body, v),
+        Stmt::Let { .. } | Stmt::Store { .. } | Stmt::AccInit { .. } | Stmt::AccSet { .. } => None,
+    })
 }
 
-impl Args {
+/// The pointers and scalars a wide loop takes, numbered as first met;
+/// scalars that are the same constant share one slot.
+struct Args<'k> {
+    /// The whole kernel, where constants are defined.
+    kernel_body: &'k [Stmt],
+    ptrs: Vec<(BufId, Index)>,
+    scalars: Vec<(ValueId, bool)>,
+    /// The lane bits of each scalar known when compiling.
+    known: Vec<Option<u32>>,
+}
+
+impl Args<'_> {
     /// The pointer for a contiguous access of loop `id`, or `None` when the
     /// access is not contiguous.
     fn ptr(&mut self, id: LoopId, buf: BufId, index: &Index) -> Option<u32> {
@@ -249,7 +281,17 @@ impl Args {
 
     /// The scalar slot of invariant `v` (a shift amount when `shift`).
     fn scalar(&mut self, v: ValueId, shift: bool) -> u32 {
-        position_or_push(&mut self.scalars, (v, shift))
+        let bits = constant_bits(self.kernel_body, v).map(|b| if shift { b & 31 } else { b });
+        let same = |(k, &(w, sh)): (usize, &(ValueId, bool))| {
+            let same_constant = bits.is_some() && self.known[k] == bits;
+            ((w, sh) == (v, shift) || same_constant).then_some(k as u32)
+        };
+        if let Some(k) = self.scalars.iter().enumerate().find_map(same) {
+            return k;
+        }
+        self.scalars.push((v, shift));
+        self.known.push(bits);
+        (self.scalars.len() - 1) as u32
     }
 
     /// `v` as an operand: a vector value when it varies, else a scalar.
@@ -289,7 +331,7 @@ impl KernelTranslator<'_, '_> {
         if !wide_enabled() || (extent as i64) < MIN_WIDE_TRIPS {
             return Ok(false);
         }
-        let Some(lowered) = lower(id, body, plan, &self.tys) else {
+        let Some(lowered) = lower(id, body, plan, &self.tys, &self.kernel.body) else {
             return Ok(false);
         };
         if lowered.ptrs.iter().any(|k| !self.pre.contains_key(k)) {

@@ -33,6 +33,7 @@ impl Default for Body {
             l: WideLoop {
                 ptrs: 0,
                 scalars: 0,
+                known: Vec::new(),
                 accs: Vec::new(),
                 ops: Vec::new(),
             },
@@ -57,6 +58,15 @@ impl Body {
         self.scalars.push((ty, bits));
         self.l.scalars += 1;
         Operand::Scalar(self.l.scalars - 1)
+    }
+
+    /// A new scalar whose bits the emitter is told (a compile-time
+    /// constant).
+    pub fn known_scalar(&mut self, ty: ScalarType, bits: u32) -> Operand {
+        let o = self.scalar(ty, bits);
+        self.l.known.resize(self.l.scalars as usize, None);
+        self.l.known[self.l.scalars as usize - 1] = Some(bits);
+        o
     }
 
     /// A new accumulator.
