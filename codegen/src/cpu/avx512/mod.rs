@@ -218,7 +218,9 @@ pub(crate) fn available() -> bool {
     })
 }
 
-#[cfg(target_arch = "x86_64")]
+/// The emitted code follows the System V calling convention, which is
+/// what Cranelift calls on x86-64 outside Windows.
+#[cfg(all(target_arch = "x86_64", not(windows)))]
 fn detected() -> bool {
     std::arch::is_x86_feature_detected!("avx512f")
         && std::arch::is_x86_feature_detected!("avx512dq")
@@ -227,7 +229,7 @@ fn detected() -> bool {
         && std::arch::is_x86_feature_detected!("bmi2")
 }
 
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(not(all(target_arch = "x86_64", not(windows))))]
 fn detected() -> bool {
     false
 }
