@@ -444,23 +444,13 @@ fn argmax_runs_scalar_and_matches() {
         },
     ];
     let r = kb.let_(&mut outer, ScalarType::I32, Expr::AccRead(arg));
-    outer.push(Stmt::Store {
-        buf: BufId(1),
-        index: ix(0, &[(i, 1)]),
-        value: r,
-    });
-    let k = kernel(
+    let k = per_row_kernel(
         "argmax",
-        &[
-            (DType::F32, rows * cols, BufferKind::Input),
-            (DType::I32, rows, BufferKind::Output),
-        ],
-        vec![Stmt::Loop {
-            id: i,
-            extent: rows,
-            parallel: true,
-            body: outer,
-        }],
+        (rows, cols),
+        (DType::F32, DType::I32),
+        i,
+        outer,
+        r,
     );
     assert_vectorized(&k, 0);
     check_exact(&k, 130);

@@ -10,7 +10,7 @@ mod cpu_support;
 use cpu_support::*;
 use rjax_codegen::cpu;
 use rjax_codegen::kernel::{
-    BinaryOp, BufferKind, Const, Expr, Kernel, KernelBuilder, ScalarType, Stmt, UnaryOp,
+    BinaryOp, Const, Expr, Kernel, KernelBuilder, ScalarType, Stmt, UnaryOp,
 };
 use rjax_codegen::math;
 use rjax_ir::{DType, Scalar};
@@ -115,23 +115,13 @@ fn row_reduction(rows: usize, cols: usize, op: BinaryOp, init: f32) -> Kernel {
         body: inner,
     });
     let total = kb.let_(&mut outer, ScalarType::F32, Expr::AccRead(acc));
-    outer.push(Stmt::Store {
-        buf: rjax_codegen::kernel::BufId(1),
-        index: ix(0, &[(r, 1)]),
-        value: total,
-    });
-    let k = kernel(
+    let k = per_row_kernel(
         "rows",
-        &[
-            (DType::F32, rows * cols, BufferKind::Input),
-            (DType::F32, rows, BufferKind::Output),
-        ],
-        vec![Stmt::Loop {
-            id: r,
-            extent: rows,
-            parallel: true,
-            body: outer,
-        }],
+        (rows, cols),
+        (DType::F32, DType::F32),
+        r,
+        outer,
+        total,
     );
     math::expand(&k)
 }

@@ -336,6 +336,37 @@ pub fn assert_same_data(what: &str, want: &Data, got: &Data, tol: f64) {
     }
 }
 
+/// A kernel computing one value per row of a `rows x cols` input: `outer`
+/// (the statements of row `i`, ending with those defining `result`) runs
+/// for every row in parallel, and `result` is stored to `out[i]`.
+pub fn per_row_kernel(
+    name: &str,
+    (rows, cols): (usize, usize),
+    (input, output): (DType, DType),
+    i: LoopId,
+    mut outer: Vec<Stmt>,
+    result: ValueId,
+) -> Kernel {
+    outer.push(Stmt::Store {
+        buf: BufId(1),
+        index: ix(0, &[(i, 1)]),
+        value: result,
+    });
+    kernel(
+        name,
+        &[
+            (input, rows * cols, BufferKind::Input),
+            (output, rows, BufferKind::Output),
+        ],
+        vec![Stmt::Loop {
+            id: i,
+            extent: rows,
+            parallel: true,
+            body: outer,
+        }],
+    )
+}
+
 /// `k` must have exactly `n` vectorised innermost loops.
 pub fn assert_vectorized(k: &Kernel, n: usize) {
     let v = cpu::vectorized_loops(k).unwrap_or_else(|e| panic!("{e}"));
