@@ -14,9 +14,13 @@
 //!   (sized to the cores), which work stealing balances; smaller kernels
 //!   run on the calling thread.
 //! - **GEMM steps** go through [`gemm_shim`] to the `gemm` crate, which picks
-//!   its AVX-512/AVX2/SSE kernels by run-time CPU feature detection and
-//!   parallelises large products over rayon itself; batches of small
-//!   products are spread over the pool instead.
+//!   its AVX-512/AVX2/SSE kernels by run-time CPU feature detection; large
+//!   products are cut into row or column blocks that the pool runs, and
+//!   batches of small products are spread over the pool (see `gemm`).
+//!
+//! When a program has a step that may use the pool, the whole step loop
+//! runs on a pool thread: the caller hands it over once per call, rather
+//! than waking around every parallel step.
 
 use std::sync::Mutex;
 
@@ -29,6 +33,10 @@ use super::translate::{KernelInfo, PARALLEL_WORK_THRESHOLD};
 use super::JitCode;
 use crate::program::{BufferRef, Gemm, Program, Step};
 use crate::Executable;
+
+mod gemm;
+pub(crate) use gemm::gemm_shim;
+use gemm::uses_pool as gemm_uses_pool;
 
 /// A step ready to run.
 enum RStep {
@@ -72,6 +80,15 @@ unsafe impl<T> Send for SendPtr<T> {}
 // SAFETY: as above; the pointer itself is only read.
 unsafe impl<T> Sync for SendPtr<T> {}
 
+/// A closure moved to a pool thread while its caller waits for it.
+struct AssertSend<F>(F);
+
+// SAFETY: `execute` hands the step loop (a closure over raw buffer
+// addresses and borrows of the executable) to one pool thread and blocks
+// until it returns; the addressed buffers and borrowed values outlive the
+// call and are not tied to the calling thread.
+unsafe impl<F> Send for AssertSend<F> {}
+
 /// A program compiled for the host CPU. Holds its machine code (freed when
 /// the executable is dropped), constants, memory plan and arena pool.
 pub struct CpuExecutable {
@@ -80,6 +97,10 @@ pub struct CpuExecutable {
     constants: Vec<HostBuffer>,
     plan: MemoryPlan,
     pool: Mutex<Vec<Arena>>,
+    /// Whether a step may run on the thread pool (a large kernel or GEMM,
+    /// a batch of GEMMs, control flow): the steps then run on a pool
+    /// thread (see `execute`).
+    uses_pool: bool,
     in_avals: Vec<AVal>,
     /// Declared last: the code is freed after everything pointing into it.
     _code: JitCode,
@@ -146,7 +167,14 @@ impl CpuExecutable {
                     )),
                 })
             })
-            .collect::<Result<_>>()?;
+            .collect::<Result<Vec<RStep>>>()?;
+        let uses_pool = steps.iter().any(|s| match s {
+            RStep::Kernel { info, .. } => {
+                info.split_extent.is_some() && info.work >= PARALLEL_WORK_THRESHOLD
+            }
+            RStep::Gemm(g) => gemm_uses_pool(g),
+            RStep::Control(_) => true,
+        });
         let constants = program
             .buffers
             .iter()
@@ -166,6 +194,7 @@ impl CpuExecutable {
             constants,
             plan,
             pool: Mutex::new(Vec::new()),
+            uses_pool,
             in_avals,
             _code: code,
         })
@@ -243,36 +272,23 @@ impl CpuExecutable {
                 Slot::Unused => std::ptr::null_mut(),
             })
             .collect();
-        for (s, step) in self.steps.iter().enumerate() {
-            let zero = self.plan.zero_arena[s].iter().copied().chain(
-                (0..outs.len())
-                    .filter(|&k| donated[k] && self.plan.fresh_zero_at[k] == Some(s))
-                    .map(|k| self.plan.fresh[k]),
-            );
-            for r in zero {
-                let bytes = self.bytes(r);
-                // SAFETY: ptrs[r] addresses `bytes` writable bytes of buffer r.
-                unsafe { std::ptr::write_bytes(ptrs[r.0 as usize], 0, bytes) };
-            }
-            match step {
-                RStep::Kernel { f, info, args } => {
-                    let table: Vec<*mut u8> = args.iter().map(|a| ptrs[a.0 as usize]).collect();
-                    // SAFETY: compile_program checked that every parameter
-                    // is bound to a buffer of the declared dtype and length,
-                    // that outputs are temporaries, and every affine index
-                    // is in bounds.
-                    unsafe { call_kernel(*f, *info, &table) };
-                }
-                RStep::Gemm(g) => {
-                    let p = |r: BufferRef| ptrs[r.0 as usize];
-                    // SAFETY: compile_program checked the operand strides
-                    // against the buffers' lengths and the dtypes.
-                    unsafe { gemm_shim(g, p(g.lhs.0), p(g.rhs.0), p(g.out)) };
-                }
-                // SAFETY: compile_program validated the step's bindings;
-                // ptrs addresses every buffer of the program.
-                RStep::Control(c) => unsafe { c.run(&ptrs) },
-            }
+        let fresh_zero: Vec<Option<usize>> = (0..outs.len())
+            .map(|k| self.plan.fresh_zero_at[k].filter(|_| donated[k]))
+            .collect();
+        let run = || self.run_steps(&ptrs, &fresh_zero);
+        if !self.uses_pool || rayon::current_thread_index().is_some() {
+            run();
+        } else {
+            // One hand-over to the pool per call instead of one per
+            // parallel step: each parallel region then starts from a pool
+            // thread (a cheap fork to the other, spinning, workers) and the
+            // calling thread sleeps once rather than around every region.
+            // Programs with no parallel step stay on the calling thread.
+            let run = AssertSend(run);
+            rayon::scope(move |_| {
+                let run = run;
+                (run.0)();
+            });
         }
         for (k, out) in outs.iter_mut().enumerate() {
             let n = num_elements(&self.buffers[self.plan.fresh[k].0 as usize].1);
@@ -311,6 +327,43 @@ impl CpuExecutable {
             results.push(HostBuffer::new(data, &self.buffers[r.0 as usize].1)?);
         }
         Ok(results)
+    }
+
+    /// Runs the steps in order over the buffer addresses `ptrs`, first
+    /// zeroing what the plan zeroes before each step; `fresh_zero[k]` is
+    /// the step before which output `k` (a donated vector) is zeroed.
+    fn run_steps(&self, ptrs: &[*mut u8], fresh_zero: &[Option<usize>]) {
+        for (s, step) in self.steps.iter().enumerate() {
+            let zero = self.plan.zero_arena[s].iter().copied().chain(
+                (0..fresh_zero.len())
+                    .filter(|&k| fresh_zero[k] == Some(s))
+                    .map(|k| self.plan.fresh[k]),
+            );
+            for r in zero {
+                let bytes = self.bytes(r);
+                // SAFETY: ptrs[r] addresses `bytes` writable bytes of buffer r.
+                unsafe { std::ptr::write_bytes(ptrs[r.0 as usize], 0, bytes) };
+            }
+            match step {
+                RStep::Kernel { f, info, args } => {
+                    let table: Vec<*mut u8> = args.iter().map(|a| ptrs[a.0 as usize]).collect();
+                    // SAFETY: compile_program checked that every parameter
+                    // is bound to a buffer of the declared dtype and length,
+                    // that outputs are temporaries, and every affine index
+                    // is in bounds.
+                    unsafe { call_kernel(*f, *info, &table) };
+                }
+                RStep::Gemm(g) => {
+                    let p = |r: BufferRef| ptrs[r.0 as usize];
+                    // SAFETY: compile_program checked the operand strides
+                    // against the buffers' lengths and the dtypes.
+                    unsafe { gemm_shim(g, p(g.lhs.0), p(g.rhs.0), p(g.out)) };
+                }
+                // SAFETY: compile_program validated the step's bindings;
+                // ptrs addresses every buffer of the program.
+                RStep::Control(c) => unsafe { c.run(ptrs) },
+            }
+        }
     }
 
     fn bytes(&self, r: BufferRef) -> usize {
@@ -436,118 +489,4 @@ pub(crate) unsafe fn call_kernel(f: KernelFn, info: KernelInfo, table: &[*mut u8
         // split loop's iterations independent.
         unsafe { f(tp.0, begin as i64, end as i64) };
     });
-}
-
-/// Products at least this large (m·n·k) let the `gemm` crate use the pool.
-const GEMM_PARALLEL_THRESHOLD: usize = 1 << 18;
-
-/// The GEMM shim: `out[b] = lhs[b] @ rhs[b]` through the `gemm` crate
-/// (which computes `dst = alpha·dst + beta·lhs·rhs`: alpha 0, beta 1, dst
-/// not read).
-///
-/// # Safety
-/// The pointers must address buffers of `g.dtype` that the strides keep in
-/// bounds; `out` holds `batch·m·n` elements and overlaps neither operand.
-pub(crate) unsafe fn gemm_shim(g: &Gemm, lhs: *mut u8, rhs: *mut u8, out: *mut u8) {
-    match g.dtype {
-        // SAFETY: the caller's contract, with the element type of g.dtype.
-        DType::F32 => unsafe { gemm_typed::<f32>(g, lhs.cast(), rhs.cast(), out.cast(), 0.0, 1.0) },
-        // SAFETY: as above.
-        DType::F64 => unsafe { gemm_typed::<f64>(g, lhs.cast(), rhs.cast(), out.cast(), 0.0, 1.0) },
-        DType::I32 | DType::U32 | DType::Bool => {
-            unreachable!("internal error: gemm dtype checked when compiling")
-        }
-    }
-}
-
-unsafe fn gemm_typed<T: Copy + Send + Sync + 'static>(
-    g: &Gemm,
-    lhs: *const T,
-    rhs: *const T,
-    out: *mut T,
-    zero: T,
-    one: T,
-) {
-    let (m, n, k) = (g.m, g.n, g.k);
-    if m == 0 || n == 0 || g.batch == 0 {
-        return;
-    }
-    if k == 0 {
-        // SAFETY: out holds batch·m·n elements.
-        unsafe { std::slice::from_raw_parts_mut(out, g.batch * m * n).fill(zero) };
-        return;
-    }
-    let big = m * n * k >= GEMM_PARALLEL_THRESHOLD;
-    if big || g.batch == 1 {
-        let par = if big {
-            gemm::Parallelism::Rayon(0)
-        } else {
-            gemm::Parallelism::None
-        };
-        for b in 0..g.batch {
-            // SAFETY: the caller's contract.
-            unsafe { one_product(g, lhs, rhs, out, b, par, zero, one) };
-        }
-    } else {
-        let ptrs = (SendPtr(lhs), SendPtr(rhs), SendPtr(out.cast_const()));
-        (0..g.batch).into_par_iter().for_each(move |b| {
-            let ptrs = ptrs;
-            // SAFETY: the caller's contract; batches write disjoint results.
-            unsafe {
-                one_product(
-                    g,
-                    ptrs.0 .0,
-                    ptrs.1 .0,
-                    ptrs.2 .0.cast_mut(),
-                    b,
-                    gemm::Parallelism::None,
-                    zero,
-                    one,
-                )
-            };
-        });
-    }
-}
-
-/// Product `b` of a batched GEMM.
-///
-/// # Safety
-/// As [`gemm_shim`]; `b < g.batch`.
-#[allow(clippy::too_many_arguments)]
-unsafe fn one_product<T: 'static>(
-    g: &Gemm,
-    lhs: *const T,
-    rhs: *const T,
-    out: *mut T,
-    b: usize,
-    par: gemm::Parallelism,
-    zero: T,
-    one: T,
-) {
-    let (ls, rs) = (g.lhs.1, g.rhs.1);
-    // SAFETY: the caller's contract; batch b's operands start at b·stride
-    // and its result at b·m·n.
-    unsafe {
-        gemm::gemm(
-            g.m,
-            g.n,
-            g.k,
-            out.add(b * g.m * g.n),
-            1,
-            g.n as isize,
-            false,
-            lhs.offset(b as isize * ls[0]),
-            ls[2],
-            ls[1],
-            rhs.offset(b as isize * rs[0]),
-            rs[2],
-            rs[1],
-            zero,
-            one,
-            false,
-            false,
-            false,
-            par,
-        )
-    }
 }

@@ -165,6 +165,25 @@ fn gemm_steps_match_naive_loops() {
     }
 }
 
+/// Products large enough for the pool: split into column blocks (one
+/// narrower than the others), into row blocks (a column-major left operand
+/// with more rows than the result has columns; a result too narrow for
+/// column blocks), and column-major right operands copied row-major first
+/// (with partial 8×8 tiles, large enough for a parallel copy, in batches,
+/// and in f64).
+#[test]
+fn large_gemm_steps_match_naive_loops() {
+    gemm_case(DType::F32, 1, 128, 10, 512, false, false);
+    gemm_case(DType::F32, 1, 130, 200, 150, false, false);
+    gemm_case(DType::F32, 1, 130, 200, 150, false, true);
+    gemm_case(DType::F32, 1, 300, 100, 90, true, false);
+    gemm_case(DType::F32, 1, 90, 300, 100, true, false);
+    gemm_case(DType::F32, 2, 100, 300, 260, true, true);
+    gemm_case(DType::F32, 1, 17, 300, 260, false, true);
+    gemm_case(DType::F64, 1, 40, 300, 260, false, true);
+    gemm_case(DType::F64, 2, 70, 130, 90, true, true);
+}
+
 // ---- memory planning ---------------------------------------------------------
 
 /// `out[i] = op(a[i], c)` over `n` elements, or `op(a[i], b[i])` with two inputs.
