@@ -7,15 +7,19 @@
 //!    transcendental operation has been expanded (`math::expand`), every
 //!    affine index stays inside its buffer, every step's buffers match what
 //!    it declares, and no step writes an argument or a constant.
-//! 2. Per kernel: `hoist` (loop-invariant code motion in the kernel IR),
+//! 2. `split_reduce`: a full reduction of a large array becomes two steps
+//!    (per-chunk partial results in parallel, then their combination).
+//! 3. Per kernel: `hoist` (loop-invariant code motion in the kernel IR),
 //!    choice of the split loop for threads, then `translate` (scalar code,
-//!    rotated loops) with `simd` (vectorised innermost loops).
-//! 3. All kernels of the program go into ONE `JITModule`, freed with
+//!    rotated loops) with `simd` (vectorised innermost loops: 128-bit
+//!    Cranelift vectors, or 16-lane AVX-512 code from `avx512` where the
+//!    CPU has it).
+//! 4. All kernels of the program go into ONE `JITModule`, freed with
 //!    `free_memory` when the [`CpuExecutable`] is dropped (TECH-NOTES §1e);
 //!    Cranelift's verifier runs in debug builds.
-//! 4. `plan`: static memory plan (arguments read in place, temporaries
+//! 5. `plan`: static memory plan (arguments read in place, temporaries
 //!    sharing an arena by liveness, outputs, donation).
-//! 5. `runtime`: the executable itself (arena pool, threads, GEMM shim).
+//! 6. `runtime`: the executable itself (arena pool, threads, GEMM shim).
 //!
 //! Control steps (`cond`, `while`, `scan`, see [`crate::control`]) are
 //! validated recursively; the kernels of their sub-programs, at every
@@ -36,10 +40,12 @@ mod hoist;
 pub(crate) mod plan;
 mod runtime;
 mod simd;
+mod split_reduce;
 mod translate;
 
 pub use runtime::CpuExecutable;
 pub use simd::{avx512_available, wide_loops_compiled, with_narrow_vectors};
+pub use split_reduce::split_reductions;
 
 use cranelift_codegen::ir::InstBuilder;
 use cranelift_codegen::CodegenError;
@@ -98,6 +104,8 @@ pub fn compile_jaxpr(jaxpr: &ClosedJaxpr, in_avals: &[AVal]) -> Result<CpuExecut
 /// transcendental operation left unexpanded, a GEMM on integers), or when
 /// Cranelift rejects a function.
 pub fn compile_program(program: &Program, in_avals: &[AVal]) -> Result<CpuExecutable> {
+    validate_program(program, in_avals)?;
+    let program = &split_reduce::split_reductions(program);
     validate_program(program, in_avals)?;
     let kernels: Vec<&Kernel> = crate::control::kernels(program);
     let (code, fns) = compile_kernels(&kernels)?;

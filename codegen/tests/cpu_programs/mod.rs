@@ -445,6 +445,8 @@ fn wrong_arguments_are_errors() {
     assert!(err.contains("writes buffer 0"), "{err}");
 }
 
+mod reductions;
+
 // ---- whole jaxprs ------------------------------------------------------------
 
 fn build(ins: &[AVal], f: impl FnOnce(&mut JaxprBuilder, &[Var]) -> Vec<Atom>) -> ClosedJaxpr {
