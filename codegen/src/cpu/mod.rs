@@ -43,7 +43,7 @@ mod simd;
 mod split_reduce;
 mod translate;
 
-pub use runtime::CpuExecutable;
+pub use runtime::{without_row_pairs, CpuExecutable};
 pub use simd::{avx512_available, wide_loops_compiled, with_narrow_vectors};
 pub use split_reduce::split_reductions;
 

@@ -35,8 +35,10 @@ use crate::program::{BufferRef, Gemm, Program, Step};
 use crate::Executable;
 
 mod gemm;
+mod rows;
 pub(crate) use gemm::gemm_shim;
 use gemm::uses_pool as gemm_uses_pool;
+pub use rows::without_row_pairs;
 
 /// A step ready to run.
 enum RStep {
@@ -101,6 +103,9 @@ pub struct CpuExecutable {
     /// a batch of GEMMs, control flow): the steps then run on a pool
     /// thread (see `execute`).
     uses_pool: bool,
+    /// Per step: when it and the next kernel step may run row-interleaved
+    /// (see `rows`).
+    pairs: Vec<Option<rows::RowPair>>,
     in_avals: Vec<AVal>,
     /// Declared last: the code is freed after everything pointing into it.
     _code: JitCode,
@@ -168,6 +173,34 @@ impl CpuExecutable {
                 })
             })
             .collect::<Result<Vec<RStep>>>()?;
+        let pairs = (0..steps.len())
+            .map(|s| {
+                let (
+                    Some(Step::Kernel {
+                        kernel: k0,
+                        args: a0,
+                    }),
+                    Some(Step::Kernel {
+                        kernel: k1,
+                        args: a1,
+                    }),
+                ) = (program.steps.get(s), program.steps.get(s + 1))
+                else {
+                    return None;
+                };
+                let (Some(RStep::Kernel { info: i0, .. }), Some(RStep::Kernel { info: i1, .. })) =
+                    (steps.get(s), steps.get(s + 1))
+                else {
+                    return None;
+                };
+                if !rows::pairing_enabled() {
+                    return None;
+                }
+                let pair = rows::row_pair((k0, a0), (k1, a1))?;
+                let split = Some(pair.rows);
+                (i0.split_extent == split && i1.split_extent == split).then_some(pair)
+            })
+            .collect();
         let uses_pool = steps.iter().any(|s| match s {
             RStep::Kernel { info, .. } => {
                 info.split_extent.is_some() && info.work >= PARALLEL_WORK_THRESHOLD
@@ -195,6 +228,7 @@ impl CpuExecutable {
             plan,
             pool: Mutex::new(Vec::new()),
             uses_pool,
+            pairs,
             in_avals,
             _code: code,
         })
@@ -333,7 +367,7 @@ impl CpuExecutable {
     /// zeroing what the plan zeroes before each step; `fresh_zero[k]` is
     /// the step before which output `k` (a donated vector) is zeroed.
     fn run_steps(&self, ptrs: &[*mut u8], fresh_zero: &[Option<usize>]) {
-        for (s, step) in self.steps.iter().enumerate() {
+        let zero_before = |s: usize| {
             let zero = self.plan.zero_arena[s].iter().copied().chain(
                 (0..fresh_zero.len())
                     .filter(|&k| fresh_zero[k] == Some(s))
@@ -344,6 +378,27 @@ impl CpuExecutable {
                 // SAFETY: ptrs[r] addresses `bytes` writable bytes of buffer r.
                 unsafe { std::ptr::write_bytes(ptrs[r.0 as usize], 0, bytes) };
             }
+        };
+        let mut paired_with_previous = false;
+        for (s, step) in self.steps.iter().enumerate() {
+            if std::mem::take(&mut paired_with_previous) {
+                continue;
+            }
+            if let Some((first, second)) = self.row_pair_at(s, ptrs, fresh_zero) {
+                // The second step's zeroed buffers are among what it
+                // writes, which `row_pair_at` found apart from everything
+                // the first step touches: zeroing them first is safe.
+                zero_before(s);
+                zero_before(s + 1);
+                // SAFETY: as for `call_kernel` on each step; `rows` checked
+                // that interleaving by rows keeps every read after the
+                // write it depends on, and `row_pair_at` that no written
+                // buffer shares storage with another.
+                unsafe { call_kernel_pair(first, second) };
+                paired_with_previous = true;
+                continue;
+            }
+            zero_before(s);
             match step {
                 RStep::Kernel { f, info, args } => {
                     let table: Vec<*mut u8> = args.iter().map(|a| ptrs[a.0 as usize]).collect();
@@ -364,6 +419,54 @@ impl CpuExecutable {
                 RStep::Control(c) => unsafe { c.run(ptrs) },
             }
         }
+    }
+
+    /// The two kernels of steps `s` and `s + 1` with their buffer tables,
+    /// when they may run row-interleaved in this call: every buffer zeroed
+    /// before the second is one it writes, and the written buffers share
+    /// no storage with any other buffer of the two.
+    #[allow(clippy::type_complexity)]
+    fn row_pair_at(
+        &self,
+        s: usize,
+        ptrs: &[*mut u8],
+        fresh_zero: &[Option<usize>],
+    ) -> Option<(
+        (KernelFn, KernelInfo, Vec<*mut u8>),
+        (KernelFn, KernelInfo, Vec<*mut u8>),
+    )> {
+        let pair = self.pairs.get(s)?.as_ref()?;
+        let zeroed_fresh = (0..fresh_zero.len())
+            .filter(|&k| fresh_zero[k] == Some(s + 1))
+            .map(|k| self.plan.fresh[k]);
+        let mut zeroed = self.plan.zero_arena[s + 1]
+            .iter()
+            .copied()
+            .chain(zeroed_fresh);
+        if !zeroed.all(|r| pair.written.contains(&r)) {
+            return None;
+        }
+        let ranges: Vec<(BufferRef, usize, usize)> = pair
+            .buffers
+            .iter()
+            .map(|&r| (r, ptrs[r.0 as usize] as usize, self.bytes(r)))
+            .collect();
+        if !rows::disjoint_storage(&ranges, &pair.written) {
+            return None;
+        }
+        let kernel = |s: usize| match self.steps.get(s) {
+            Some(RStep::Kernel { f, info, args }) => {
+                Some((*f, *info, args.iter().map(|a| ptrs[a.0 as usize]).collect()))
+            }
+            Some(RStep::Gemm(_) | RStep::Control(_)) | None => None,
+        };
+        Some((kernel(s)?, kernel(s + 1)?))
+    }
+
+    /// How many pairs of consecutive kernel steps may run row-interleaved
+    /// (see `rows`): for tests and tools.
+    pub fn row_pairs(&self) -> usize {
+        self.pairs.iter().flatten().count()
     }
 
     fn bytes(&self, r: BufferRef) -> usize {
@@ -455,6 +558,61 @@ unsafe fn set_output_len(d: &mut Data, n: usize) {
 const CHUNKS_PER_THREAD: usize = 4;
 /// The least estimated work (executed statements) of one chunk.
 const CHUNK_WORK: u64 = 1 << 16;
+
+/// Runs two kernels split over the same rows as one parallel loop over
+/// chunks of rows, `first` then `second` on each chunk (see `rows`).
+///
+/// # Safety
+/// As [`call_kernel`] for each, and interleaving them by rows must be
+/// equivalent to running them one after the other.
+unsafe fn call_kernel_pair(
+    first: (KernelFn, KernelInfo, Vec<*mut u8>),
+    second: (KernelFn, KernelInfo, Vec<*mut u8>),
+) {
+    let (f0, i0, t0) = first;
+    let (f1, i1, t1) = second;
+    let Some(rows) = i0.split_extent else {
+        // SAFETY: the caller's contract.
+        unsafe {
+            call_kernel(f0, i0, &t0);
+            call_kernel(f1, i1, &t1);
+        }
+        return;
+    };
+    let work = i0.work.saturating_add(i1.work);
+    if work < PARALLEL_WORK_THRESHOLD {
+        // SAFETY: the caller's contract; whole ranges, in order.
+        unsafe {
+            f0(t0.as_ptr(), 0, rows as i64);
+            f1(t1.as_ptr(), 0, rows as i64);
+        }
+        return;
+    }
+    // Chunks of about PAIR_CHUNK_WORK statements (at least one row): what
+    // the first writes is still in cache when the second reads it. Rayon
+    // hands contiguous runs of chunks to each thread.
+    let per_row = (work / rows as u64).max(1);
+    let rows_per_chunk = usize::try_from(PAIR_CHUNK_WORK / per_row)
+        .unwrap_or(usize::MAX)
+        .clamp(1, rows);
+    let chunks = rows.div_ceil(rows_per_chunk);
+    let (p0, p1) = (SendPtr(t0.as_ptr()), SendPtr(t1.as_ptr()));
+    (0..chunks).into_par_iter().for_each(move |c| {
+        let (p0, p1) = (p0, p1);
+        let begin = (c * rows_per_chunk) as i64;
+        let end = ((c + 1) * rows_per_chunk).min(rows) as i64;
+        // SAFETY: the caller's contract; chunks are disjoint row ranges of
+        // independent iterations, and each chunk runs the first kernel
+        // before the second.
+        unsafe {
+            f0(p0.0, begin, end);
+            f1(p1.0, begin, end);
+        }
+    });
+}
+
+/// Statements per chunk of a row-interleaved pair (see `call_kernel_pair`).
+const PAIR_CHUNK_WORK: u64 = 1 << 15;
 
 /// Calls a kernel, split across the pool when it is large enough.
 ///

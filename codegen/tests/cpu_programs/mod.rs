@@ -446,6 +446,7 @@ fn wrong_arguments_are_errors() {
 }
 
 mod reductions;
+mod row_pairs;
 
 // ---- whole jaxprs ------------------------------------------------------------
 
