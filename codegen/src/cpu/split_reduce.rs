@@ -428,7 +428,7 @@ fn split_kernel(kernel: &Kernel) -> Option<Split> {
 /// stepping `k · stride` along `outer` when given, and moved by `k ·
 /// offset`.
 fn shift_loop(st: &Stmt, lp: LoopId, outer: Option<(LoopId, i64)>, offset: i64) -> Stmt {
-    let shift = |index: &Index| {
+    map_load(st, |buf, index| {
         let k = index.coefficient(lp);
         let mut index = index.clone();
         if k != 0 {
@@ -437,41 +437,34 @@ fn shift_loop(st: &Stmt, lp: LoopId, outer: Option<(LoopId, i64)>, offset: i64) 
                 index.terms.push((o, k * stride));
             }
         }
-        index
-    };
-    match st {
-        Stmt::Let {
-            value,
-            ty,
-            expr: Expr::Load { buf, index },
-        } => Stmt::Let {
-            value: *value,
-            ty: *ty,
-            expr: Expr::Load {
-                buf: *buf,
-                index: shift(index),
-            },
-        },
-        other => other.clone(),
-    }
+        (buf, index)
+    })
 }
 
 /// `st` with its loads' buffers renumbered (every loaded buffer is in
 /// `map`: the pattern only loads inputs).
 fn rebuffer(st: &Stmt, map: &HashMap<BufId, BufId>) -> Stmt {
+    map_load(st, |buf, index| {
+        (map.get(&buf).copied().unwrap_or(buf), index.clone())
+    })
+}
+
+/// `st` with the buffer and index of its load (if it is one) replaced by
+/// `f` of them.
+fn map_load(st: &Stmt, f: impl Fn(BufId, &Index) -> (BufId, Index)) -> Stmt {
     match st {
         Stmt::Let {
             value,
             ty,
             expr: Expr::Load { buf, index },
-        } => Stmt::Let {
-            value: *value,
-            ty: *ty,
-            expr: Expr::Load {
-                buf: map.get(buf).copied().unwrap_or(*buf),
-                index: index.clone(),
-            },
-        },
+        } => {
+            let (buf, index) = f(*buf, index);
+            Stmt::Let {
+                value: *value,
+                ty: *ty,
+                expr: Expr::Load { buf, index },
+            }
+        }
         other => other.clone(),
     }
 }
