@@ -180,11 +180,6 @@ pub fn run(code: &WideCode, body: &Body, count: usize, bufs: &mut [Vec<u32>]) ->
     call(code, body, count, bufs, 1).0
 }
 
-/// Best time in seconds of `reps` calls (see [`run`]).
-pub fn time(code: &WideCode, body: &Body, count: usize, bufs: &mut [Vec<u32>], reps: usize) -> f64 {
-    call(code, body, count, bufs, reps).1
-}
-
 /// Runs `code` `reps` times (see [`run`]): accumulators and best time.
 fn call(
     code: &WideCode,
