@@ -23,7 +23,7 @@ use rjax_ir::{ClosedJaxpr, DType, Error, Primitive, Result, Scalar, ScatterKind}
 pub const RULE: &str = "kernel lowering";
 
 /// The combining operation of a reduction.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ReduceOp {
     /// `+`, starting from 0.
     Sum,
@@ -43,6 +43,32 @@ impl ReduceOp {
             ReduceOp::Max => BinaryOp::Max,
             ReduceOp::Min => BinaryOp::Min,
             ReduceOp::Prod => BinaryOp::Mul,
+        }
+    }
+
+    /// The reduction whose fold is `op`, if any (`combine`'s inverse).
+    pub fn of_combine(op: BinaryOp) -> Option<ReduceOp> {
+        match op {
+            BinaryOp::Add => Some(ReduceOp::Sum),
+            BinaryOp::Mul => Some(ReduceOp::Prod),
+            BinaryOp::Max => Some(ReduceOp::Max),
+            BinaryOp::Min => Some(ReduceOp::Min),
+            BinaryOp::Sub
+            | BinaryOp::Div
+            | BinaryOp::Rem
+            | BinaryOp::Pow
+            | BinaryOp::And
+            | BinaryOp::Or
+            | BinaryOp::Xor
+            | BinaryOp::Shl
+            | BinaryOp::ShrLogical
+            | BinaryOp::ShrArith
+            | BinaryOp::Eq
+            | BinaryOp::Ne
+            | BinaryOp::Lt
+            | BinaryOp::Le
+            | BinaryOp::Gt
+            | BinaryOp::Ge => None,
         }
     }
 

@@ -24,6 +24,7 @@
 //! It is a CPU scheduling choice, so it lives here and not in fusion: the
 //! kernel interpreter runs the original program.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use rjax_ir::{DType, Scalar};
@@ -43,19 +44,27 @@ const CHUNKS: usize = 32;
 const MIN_CHUNK: usize = 2048;
 
 /// `program` with every full-reduction kernel step worth it split in two
-/// (see the module docs); `compile_program` applies it.
-pub fn split_reductions(program: &Program) -> Program {
+/// (see the module docs); `compile_program` applies it. Borrowed back
+/// unchanged when no step qualifies.
+pub fn split_reductions(program: &Program) -> Cow<'_, Program> {
+    let splits: Vec<Option<Split>> = program
+        .steps
+        .iter()
+        .map(|step| match step {
+            Step::Kernel { kernel, .. } => split_kernel(kernel),
+            Step::Gemm(_) | Step::Control(_) => None,
+        })
+        .collect();
+    if splits.iter().all(Option::is_none) {
+        return Cow::Borrowed(program);
+    }
     let mut out = Program {
         buffers: program.buffers.clone(),
         steps: Vec::with_capacity(program.steps.len()),
         outputs: program.outputs.clone(),
     };
-    for step in &program.steps {
-        let split = match step {
-            Step::Kernel { kernel, args } => split_kernel(kernel).map(|s| (s, args)),
-            Step::Gemm(_) | Step::Control(_) => None,
-        };
-        let Some((split, args)) = split else {
+    for (step, split) in program.steps.iter().zip(splits) {
+        let (Some(split), Step::Kernel { args, .. }) = (split, step) else {
             out.steps.push(step.clone());
             continue;
         };
@@ -78,7 +87,7 @@ pub fn split_reductions(program: &Program) -> Program {
             args: second_args,
         });
     }
-    out
+    Cow::Owned(out)
 }
 
 /// A reduction kernel split in two.
@@ -240,28 +249,7 @@ fn reduction_op(body: &[Stmt], acc: AccId) -> Option<ReduceOp> {
             uses_of_r += operands.iter().filter(|o| *o == r).count();
             if value == set {
                 op = match expr {
-                    Expr::Binary(o, a, b) if (a == r) != (b == r) => match o {
-                        BinaryOp::Add => Some(ReduceOp::Sum),
-                        BinaryOp::Mul => Some(ReduceOp::Prod),
-                        BinaryOp::Max => Some(ReduceOp::Max),
-                        BinaryOp::Min => Some(ReduceOp::Min),
-                        BinaryOp::Sub
-                        | BinaryOp::Div
-                        | BinaryOp::Rem
-                        | BinaryOp::Pow
-                        | BinaryOp::And
-                        | BinaryOp::Or
-                        | BinaryOp::Xor
-                        | BinaryOp::Shl
-                        | BinaryOp::ShrLogical
-                        | BinaryOp::ShrArith
-                        | BinaryOp::Eq
-                        | BinaryOp::Ne
-                        | BinaryOp::Lt
-                        | BinaryOp::Le
-                        | BinaryOp::Gt
-                        | BinaryOp::Ge => None,
-                    },
+                    Expr::Binary(o, a, b) if (a == r) != (b == r) => ReduceOp::of_combine(*o),
                     Expr::Fma(a, b, c) if c == r && a != r && b != r => Some(ReduceOp::Sum),
                     _ => None,
                 };

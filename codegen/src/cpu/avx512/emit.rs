@@ -22,7 +22,7 @@ use iced_x86::code_asm::*;
 use iced_x86::IcedError;
 
 use super::regalloc::{def, operands, Liveness, Pool};
-use super::{Op, Operand, RedOp, Vreg, WideCode, WideLoop};
+use super::{Op, Operand, ReduceOp, Vreg, WideCode, WideLoop};
 use crate::kernel::ScalarType;
 
 /// Why a loop is not lowered (the caller keeps the 128-bit path).
@@ -450,10 +450,10 @@ impl<'l> Gen<'l> {
         let zk = z.k1();
         let a = &mut self.a;
         match (op, ty) {
-            (RedOp::Add, ScalarType::F32) => rm!(a, vaddps(zk, z; x))?,
-            (RedOp::Mul, ScalarType::F32) => rm!(a, vmulps(zk, z; x))?,
-            (RedOp::Max | RedOp::Min, ScalarType::F32) => {
-                let imm = if op == RedOp::Max {
+            (ReduceOp::Sum, ScalarType::F32) => rm!(a, vaddps(zk, z; x))?,
+            (ReduceOp::Prod, ScalarType::F32) => rm!(a, vmulps(zk, z; x))?,
+            (ReduceOp::Max | ReduceOp::Min, ScalarType::F32) => {
+                let imm = if op == ReduceOp::Max {
                     RANGE_MAX
                 } else {
                     RANGE_MIN
@@ -466,14 +466,14 @@ impl<'l> Gen<'l> {
                 rm!(a, vaddps(z.k2(), z; x))?;
                 rm!(a, vrangeps(z.k3(), z; x; imm))?;
             }
-            (RedOp::Add, ScalarType::I32 | ScalarType::U32) => rm!(a, vpaddd(zk, z; x))?,
-            (RedOp::Mul, ScalarType::I32 | ScalarType::U32) => rm!(a, vpmulld(zk, z; x))?,
-            (RedOp::Max, ScalarType::I32) => rm!(a, vpmaxsd(zk, z; x))?,
-            (RedOp::Min, ScalarType::I32) => rm!(a, vpminsd(zk, z; x))?,
-            (RedOp::Max, ScalarType::U32) => rm!(a, vpmaxud(zk, z; x))?,
-            (RedOp::Min, ScalarType::U32) => rm!(a, vpminud(zk, z; x))?,
+            (ReduceOp::Sum, ScalarType::I32 | ScalarType::U32) => rm!(a, vpaddd(zk, z; x))?,
+            (ReduceOp::Prod, ScalarType::I32 | ScalarType::U32) => rm!(a, vpmulld(zk, z; x))?,
+            (ReduceOp::Max, ScalarType::I32) => rm!(a, vpmaxsd(zk, z; x))?,
+            (ReduceOp::Min, ScalarType::I32) => rm!(a, vpminsd(zk, z; x))?,
+            (ReduceOp::Max, ScalarType::U32) => rm!(a, vpmaxud(zk, z; x))?,
+            (ReduceOp::Min, ScalarType::U32) => rm!(a, vpminud(zk, z; x))?,
             (
-                RedOp::Add | RedOp::Mul | RedOp::Max | RedOp::Min,
+                ReduceOp::Sum | ReduceOp::Prod | ReduceOp::Max | ReduceOp::Min,
                 ScalarType::F64 | ScalarType::Bool | ScalarType::Index,
             ) => return no(),
         }
@@ -497,20 +497,20 @@ fn slot_disp(s: u32) -> R<i32> {
 }
 
 /// The identity of a reduction, as lane bits.
-fn identity(op: RedOp, ty: ScalarType) -> R<u32> {
+fn identity(op: ReduceOp, ty: ScalarType) -> R<u32> {
     Ok(match (op, ty) {
-        (RedOp::Add, ScalarType::F32) => (-0.0f32).to_bits(),
-        (RedOp::Mul, ScalarType::F32) => 1.0f32.to_bits(),
-        (RedOp::Max, ScalarType::F32) => f32::NEG_INFINITY.to_bits(),
-        (RedOp::Min, ScalarType::F32) => f32::INFINITY.to_bits(),
-        (RedOp::Add, ScalarType::I32 | ScalarType::U32) => 0,
-        (RedOp::Mul, ScalarType::I32 | ScalarType::U32) => 1,
-        (RedOp::Max, ScalarType::I32) => i32::MIN as u32,
-        (RedOp::Min, ScalarType::I32) => i32::MAX as u32,
-        (RedOp::Max, ScalarType::U32) => 0,
-        (RedOp::Min, ScalarType::U32) => u32::MAX,
+        (ReduceOp::Sum, ScalarType::F32) => (-0.0f32).to_bits(),
+        (ReduceOp::Prod, ScalarType::F32) => 1.0f32.to_bits(),
+        (ReduceOp::Max, ScalarType::F32) => f32::NEG_INFINITY.to_bits(),
+        (ReduceOp::Min, ScalarType::F32) => f32::INFINITY.to_bits(),
+        (ReduceOp::Sum, ScalarType::I32 | ScalarType::U32) => 0,
+        (ReduceOp::Prod, ScalarType::I32 | ScalarType::U32) => 1,
+        (ReduceOp::Max, ScalarType::I32) => i32::MIN as u32,
+        (ReduceOp::Min, ScalarType::I32) => i32::MAX as u32,
+        (ReduceOp::Max, ScalarType::U32) => 0,
+        (ReduceOp::Min, ScalarType::U32) => u32::MAX,
         (
-            RedOp::Add | RedOp::Mul | RedOp::Max | RedOp::Min,
+            ReduceOp::Sum | ReduceOp::Prod | ReduceOp::Max | ReduceOp::Min,
             ScalarType::F64 | ScalarType::Bool | ScalarType::Index,
         ) => return no(),
     })

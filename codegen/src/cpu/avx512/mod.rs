@@ -42,6 +42,7 @@
 //! keeps the 128-bit path.
 
 use crate::kernel::{BinaryOp, ScalarType, UnaryOp};
+pub(crate) use crate::lower::ReduceOp;
 
 mod emit;
 mod lower;
@@ -62,21 +63,6 @@ pub(crate) enum Operand {
     Value(Vreg),
     /// Invariant scalar `s` (argument slot `1 + ptrs + s`).
     Scalar(u32),
-}
-
-/// A reduction operator.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum RedOp {
-    /// `+` (identity `-0.0` for floats, `0` for integers).
-    Add,
-    /// `*` (identity `1`).
-    Mul,
-    /// Maximum (identity `-inf`, `i32::MIN`, `0` for `U32`); float: NaN if
-    /// either is NaN, `+0 > -0`.
-    Max,
-    /// Minimum (identity `+inf`, `i32::MAX`, `u32::MAX`); float: NaN if
-    /// either is NaN, `-0 < +0`.
-    Min,
 }
 
 /// One operation of the body. `ty` is the type of the operands (for
@@ -187,8 +173,10 @@ pub(crate) struct WideLoop {
     /// The emitter may rely on them (e.g. a `Max` with a constant that is
     /// not NaN is one instruction); the caller still stores every scalar.
     pub known: Vec<Option<u32>>,
-    /// The accumulators: operator and lane type.
-    pub accs: Vec<(RedOp, ScalarType)>,
+    /// The accumulators: operator and lane type (identities: `-0.0` for a
+    /// float sum, `1`, `-inf`/`i32::MIN`/`0`, `+inf`/`i32::MAX`/`u32::MAX`;
+    /// float max/min propagate NaN and order `-0 < +0`).
+    pub accs: Vec<(ReduceOp, ScalarType)>,
     /// The body, in order.
     pub ops: Vec<Op>,
 }

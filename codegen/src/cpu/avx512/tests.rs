@@ -9,7 +9,7 @@ mod harness;
 
 use harness::{check, reference_reduce, run, same, specials, Body, Rng};
 
-use super::{available, emit, Operand, RedOp};
+use super::{available, emit, Operand, ReduceOp};
 use crate::kernel::{BinaryOp, ScalarType, UnaryOp};
 
 use BinaryOp as B;
@@ -434,7 +434,7 @@ fn avx512_tails() {
         let z = b.binary(B::Mul, x, y);
         let o = b.ptr(S::F32);
         b.store(o, z);
-        let acc = b.acc(RedOp::Add, S::I32);
+        let acc = b.acc(ReduceOp::Sum, S::I32);
         let one = b.scalar(S::I32, 1);
         b.reduce(acc, one);
         let (accs, _) = check(&b, count, 41);
@@ -452,7 +452,7 @@ fn avx512_reductions() {
         return;
     }
     for ty in [S::F32, S::I32, S::U32] {
-        for op in [RedOp::Add, RedOp::Mul, RedOp::Max, RedOp::Min] {
+        for op in [ReduceOp::Sum, ReduceOp::Prod, ReduceOp::Max, ReduceOp::Min] {
             for count in COUNTS {
                 for scalar in [false, true] {
                     let mut b = Body::default();
@@ -490,19 +490,19 @@ fn avx512_reductions() {
     }
 }
 
-/// The identities of the `RedOp` docs, written out independently.
-fn identity(op: RedOp, ty: ScalarType) -> u32 {
+/// The identities of the `ReduceOp` docs, written out independently.
+fn identity(op: ReduceOp, ty: ScalarType) -> u32 {
     match (op, ty) {
-        (RedOp::Add, S::F32) => 0x8000_0000,
-        (RedOp::Mul, S::F32) => 0x3F80_0000,
-        (RedOp::Max, S::F32) => 0xFF80_0000,
-        (RedOp::Min, S::F32) => 0x7F80_0000,
-        (RedOp::Add, _) => 0,
-        (RedOp::Mul, _) => 1,
-        (RedOp::Max, S::U32) => 0,
-        (RedOp::Min, S::U32) => u32::MAX,
-        (RedOp::Max, _) => 0x8000_0000,
-        (RedOp::Min, _) => 0x7FFF_FFFF,
+        (ReduceOp::Sum, S::F32) => 0x8000_0000,
+        (ReduceOp::Prod, S::F32) => 0x3F80_0000,
+        (ReduceOp::Max, S::F32) => 0xFF80_0000,
+        (ReduceOp::Min, S::F32) => 0x7F80_0000,
+        (ReduceOp::Sum, _) => 0,
+        (ReduceOp::Prod, _) => 1,
+        (ReduceOp::Max, S::U32) => 0,
+        (ReduceOp::Min, S::U32) => u32::MAX,
+        (ReduceOp::Max, _) => 0x8000_0000,
+        (ReduceOp::Min, _) => 0x7FFF_FFFF,
     }
 }
 
@@ -588,10 +588,10 @@ fn avx512_many_pointers_and_registers() {
     }
     let o = b.ptr(S::I32);
     b.store(o, s);
-    let acc = b.acc(RedOp::Max, S::I32);
+    let acc = b.acc(ReduceOp::Max, S::I32);
     b.reduce(acc, s);
     let (accs, bufs) = check(&b, 100, 3);
-    let want = reference_reduce(RedOp::Max, S::I32, i32::MIN as u32, &bufs[14]);
+    let want = reference_reduce(ReduceOp::Max, S::I32, i32::MIN as u32, &bufs[14]);
     assert_eq!(accs[0], want);
 
     // Eight accumulators (the most) over one loaded value; a ninth is
@@ -599,7 +599,7 @@ fn avx512_many_pointers_and_registers() {
     let mut b = Body::default();
     let p = b.ptr(S::U32);
     let x = b.load(p);
-    let ops = [RedOp::Add, RedOp::Mul, RedOp::Max, RedOp::Min];
+    let ops = [ReduceOp::Sum, ReduceOp::Prod, ReduceOp::Max, ReduceOp::Min];
     for (j, &op) in ops.iter().cycle().take(8).enumerate() {
         let ty = if j < 4 { S::U32 } else { S::I32 };
         let acc = b.acc(op, ty);
@@ -612,7 +612,7 @@ fn avx512_many_pointers_and_registers() {
         let want = reference_reduce(op, ty, identity(op, ty), &bufs[0]);
         assert_eq!(accs[j], want, "accumulator {j}");
     }
-    let acc = b.acc(RedOp::Add, S::U32);
+    let acc = b.acc(ReduceOp::Sum, S::U32);
     b.reduce(acc, x);
     assert!(emit(&b.l).is_none());
 

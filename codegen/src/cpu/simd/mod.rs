@@ -79,22 +79,14 @@ use super::translate::{mem_flags, Bound, KernelTranslator};
 use crate::kernel::{
     AccId, BinaryOp, BufId, Expr, Index, Kernel, LoopId, ScalarType, Stmt, UnaryOp, ValueId,
 };
+use crate::lower::ReduceOp;
 use ops::vop;
-
-/// A reduction operator of a vectorised accumulator.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum RedOp {
-    Add,
-    Mul,
-    Max,
-    Min,
-}
 
 #[derive(Clone, Debug)]
 struct Reduction {
     acc: AccId,
     ty: ScalarType,
-    op: RedOp,
+    op: ReduceOp,
 }
 
 /// How an innermost loop is vectorised.
@@ -466,14 +458,8 @@ fn reduction(
     }
     let (expr, _) = defs.get(&set)?;
     let op = match expr {
-        Expr::Binary(op, a, b) if (*a == read) != (*b == read) => match op {
-            BinaryOp::Add => RedOp::Add,
-            BinaryOp::Mul => RedOp::Mul,
-            BinaryOp::Max => RedOp::Max,
-            BinaryOp::Min => RedOp::Min,
-            _ => return None,
-        },
-        Expr::Fma(a, b, c) if *c == read && *a != read && *b != read => RedOp::Add,
+        Expr::Binary(op, a, b) if (*a == read) != (*b == read) => ReduceOp::of_combine(*op)?,
+        Expr::Fma(a, b, c) if *c == read && *a != read && *b != read => ReduceOp::Sum,
         _ => return None,
     };
     Some(Reduction { acc, ty, op })

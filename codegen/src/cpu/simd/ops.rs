@@ -13,7 +13,7 @@ use cranelift_codegen::ir::{
 use cranelift_frontend::Variable;
 use rjax_ir::Result;
 
-use super::{RedOp, VectorPlan};
+use super::{ReduceOp, VectorPlan};
 use crate::cpu::env::error;
 use crate::cpu::translate::{mem_flags, KernelTranslator};
 use crate::kernel::{AccId, BinaryOp, Expr, ScalarType, UnaryOp, ValueId};
@@ -33,41 +33,41 @@ impl KernelTranslator<'_, '_> {
         self.b.ins().splat(plan.vtype(ty), x)
     }
 
-    pub(super) fn identity(&mut self, ty: ScalarType, op: RedOp) -> Value {
+    pub(super) fn identity(&mut self, ty: ScalarType, op: ReduceOp) -> Value {
         let ins = self.b.ins();
         match (ty, op) {
-            (ScalarType::F32, RedOp::Add) => ins.f32const(-0.0),
-            (ScalarType::F32, RedOp::Mul) => ins.f32const(1.0),
-            (ScalarType::F32, RedOp::Max) => ins.f32const(f32::NEG_INFINITY),
-            (ScalarType::F32, RedOp::Min) => ins.f32const(f32::INFINITY),
-            (ScalarType::F64, RedOp::Add) => ins.f64const(-0.0),
-            (ScalarType::F64, RedOp::Mul) => ins.f64const(1.0),
-            (ScalarType::F64, RedOp::Max) => ins.f64const(f64::NEG_INFINITY),
-            (ScalarType::F64, RedOp::Min) => ins.f64const(f64::INFINITY),
-            (_, RedOp::Add) => ins.iconst(types::I32, 0),
-            (_, RedOp::Mul) => ins.iconst(types::I32, 1),
-            (ScalarType::U32, RedOp::Max) => ins.iconst(types::I32, 0),
-            (ScalarType::U32, RedOp::Min) => ins.iconst(types::I32, i64::from(u32::MAX)),
-            (_, RedOp::Max) => ins.iconst(types::I32, i64::from(i32::MIN as u32)),
-            (_, RedOp::Min) => ins.iconst(types::I32, i64::from(i32::MAX as u32)),
+            (ScalarType::F32, ReduceOp::Sum) => ins.f32const(-0.0),
+            (ScalarType::F32, ReduceOp::Prod) => ins.f32const(1.0),
+            (ScalarType::F32, ReduceOp::Max) => ins.f32const(f32::NEG_INFINITY),
+            (ScalarType::F32, ReduceOp::Min) => ins.f32const(f32::INFINITY),
+            (ScalarType::F64, ReduceOp::Sum) => ins.f64const(-0.0),
+            (ScalarType::F64, ReduceOp::Prod) => ins.f64const(1.0),
+            (ScalarType::F64, ReduceOp::Max) => ins.f64const(f64::NEG_INFINITY),
+            (ScalarType::F64, ReduceOp::Min) => ins.f64const(f64::INFINITY),
+            (_, ReduceOp::Sum) => ins.iconst(types::I32, 0),
+            (_, ReduceOp::Prod) => ins.iconst(types::I32, 1),
+            (ScalarType::U32, ReduceOp::Max) => ins.iconst(types::I32, 0),
+            (ScalarType::U32, ReduceOp::Min) => ins.iconst(types::I32, i64::from(u32::MAX)),
+            (_, ReduceOp::Max) => ins.iconst(types::I32, i64::from(i32::MIN as u32)),
+            (_, ReduceOp::Min) => ins.iconst(types::I32, i64::from(i32::MAX as u32)),
         }
     }
 
     /// Combines two partial results (scalars or vectors) of a reduction.
-    pub(super) fn red_op(&mut self, op: RedOp, ty: ScalarType, a: Value, b: Value) -> Value {
+    pub(super) fn red_op(&mut self, op: ReduceOp, ty: ScalarType, a: Value, b: Value) -> Value {
         let float = ty.is_float();
         let ins = self.b.ins();
         match op {
-            RedOp::Add if float => ins.fadd(a, b),
-            RedOp::Add => ins.iadd(a, b),
-            RedOp::Mul if float => ins.fmul(a, b),
-            RedOp::Mul => ins.imul(a, b),
-            RedOp::Max if float => ins.fmax(a, b),
-            RedOp::Max if ty == ScalarType::U32 => ins.umax(a, b),
-            RedOp::Max => ins.smax(a, b),
-            RedOp::Min if float => ins.fmin(a, b),
-            RedOp::Min if ty == ScalarType::U32 => ins.umin(a, b),
-            RedOp::Min => ins.smin(a, b),
+            ReduceOp::Sum if float => ins.fadd(a, b),
+            ReduceOp::Sum => ins.iadd(a, b),
+            ReduceOp::Prod if float => ins.fmul(a, b),
+            ReduceOp::Prod => ins.imul(a, b),
+            ReduceOp::Max if float => ins.fmax(a, b),
+            ReduceOp::Max if ty == ScalarType::U32 => ins.umax(a, b),
+            ReduceOp::Max => ins.smax(a, b),
+            ReduceOp::Min if float => ins.fmin(a, b),
+            ReduceOp::Min if ty == ScalarType::U32 => ins.umin(a, b),
+            ReduceOp::Min => ins.smin(a, b),
         }
     }
 

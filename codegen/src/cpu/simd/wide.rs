@@ -27,7 +27,7 @@ use cranelift_codegen::ir::{types, AbiParam, InstBuilder, StackSlotData, StackSl
 use cranelift_module::Module;
 use rjax_ir::Result;
 
-use super::{RedOp, VectorPlan};
+use super::VectorPlan;
 use crate::cpu::avx512::{self, Op, Operand, WideLoop};
 use crate::cpu::env::{clif_type, error, module_error};
 use crate::cpu::translate::{mem_flags, without_term, Bound, KernelTranslator};
@@ -77,15 +77,6 @@ struct Lowered {
     scalars: Vec<(ValueId, bool)>,
     /// Per accumulator: the kernel accumulator.
     accs: Vec<crate::kernel::AccId>,
-}
-
-fn red_op(op: RedOp) -> avx512::RedOp {
-    match op {
-        RedOp::Add => avx512::RedOp::Add,
-        RedOp::Mul => avx512::RedOp::Mul,
-        RedOp::Max => avx512::RedOp::Max,
-        RedOp::Min => avx512::RedOp::Min,
-    }
 }
 
 /// Builds the wide loop for `body` under `plan`, or `None` when the plan
@@ -141,7 +132,7 @@ fn lower(
         sets.insert(set, (accs.len() as u32, x));
         reads.push(read);
         accs.push(r.acc);
-        acc_types.push((red_op(r.op), r.ty));
+        acc_types.push((r.op, r.ty));
     }
     let mut ops = Vec::new();
     let varying = |v: &ValueId| plan.varying.contains(v);

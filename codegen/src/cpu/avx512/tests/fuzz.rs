@@ -5,7 +5,7 @@
 
 use super::harness::{check, reference_reduce, same, specials, Body, Rng};
 use super::{skip, UNARY};
-use crate::cpu::avx512::{Operand, RedOp};
+use crate::cpu::avx512::{Operand, ReduceOp};
 use crate::kernel::{BinaryOp, ScalarType, UnaryOp};
 
 use BinaryOp as B;
@@ -45,7 +45,7 @@ fn binaries(ty: ScalarType) -> &'static [BinaryOp] {
 }
 
 /// One random body of about `len` operations over four input pointers.
-fn random_body(rng: &mut Rng, len: usize) -> (Body, Vec<(u32, RedOp, ScalarType)>) {
+fn random_body(rng: &mut Rng, len: usize) -> (Body, Vec<(u32, ReduceOp, ScalarType)>) {
     let mut b = Body::default();
     let mut pools: Vec<Vec<Operand>> = vec![Vec::new(); TYS.len()];
     for (t, &ty) in TYS.iter().enumerate() {
@@ -110,7 +110,8 @@ fn random_body(rng: &mut Rng, len: usize) -> (Body, Vec<(u32, RedOp, ScalarType)
     // Reductions of stored values (compared through the stored buffer).
     let mut reds = Vec::new();
     for (t, &ty) in TYS[..3].iter().enumerate() {
-        let op = [RedOp::Add, RedOp::Mul, RedOp::Max, RedOp::Min][rng.next() as usize % 4];
+        let op =
+            [ReduceOp::Sum, ReduceOp::Prod, ReduceOp::Max, ReduceOp::Min][rng.next() as usize % 4];
         let v = pick(rng, &pools[t]);
         let o = b.ptr(ty);
         b.store(o, v);

@@ -9,7 +9,7 @@ use cranelift_codegen::ir::{types, AbiParam};
 use cranelift_module::{Linkage, Module};
 use rjax_ir::{DType, Data, Scalar};
 
-use super::super::{emit, Op, Operand, RedOp, Vreg, WideCode, WideLoop};
+use super::super::{emit, Op, Operand, ReduceOp, Vreg, WideCode, WideLoop};
 use crate::kernel::{
     AccId, BinaryOp, BufId, BufferDecl, BufferKind, Const, Expr, Index, Kernel, LoopId, ScalarType,
     Stmt, UnaryOp, ValueId,
@@ -70,7 +70,7 @@ impl Body {
     }
 
     /// A new accumulator.
-    pub fn acc(&mut self, op: RedOp, ty: ScalarType) -> u32 {
+    pub fn acc(&mut self, op: ReduceOp, ty: ScalarType) -> u32 {
         self.l.accs.push((op, ty));
         self.l.accs.len() as u32 - 1
     }
@@ -431,12 +431,12 @@ pub fn kernel_of(body: &Body, count: usize) -> Kernel {
 
 /// The interpreter's lane-wise reduction: lane `j` folds `xs[j]`,
 /// `xs[j + 16]`, … in order, starting from `init`.
-pub fn reference_reduce(op: RedOp, ty: ScalarType, init: u32, xs: &[u32]) -> [u32; 16] {
+pub fn reference_reduce(op: ReduceOp, ty: ScalarType, init: u32, xs: &[u32]) -> [u32; 16] {
     let bop = match op {
-        RedOp::Add => BinaryOp::Add,
-        RedOp::Mul => BinaryOp::Mul,
-        RedOp::Max => BinaryOp::Max,
-        RedOp::Min => BinaryOp::Min,
+        ReduceOp::Sum => BinaryOp::Add,
+        ReduceOp::Prod => BinaryOp::Mul,
+        ReduceOp::Max => BinaryOp::Max,
+        ReduceOp::Min => BinaryOp::Min,
     };
     let per_lane = xs.len().div_ceil(16);
     let buf_len = 16 * per_lane.max(1);
